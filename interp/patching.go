@@ -1,0 +1,189 @@
+// Package interp implements interpretability methods on top of the hook
+// API of package transformer: activation patching today, and attribution
+// patching, RelP, steering and SNMF features as they land.
+package interp
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/interp-go/interp/hooks"
+	"github.com/interp-go/interp/transformer"
+)
+
+// Site families that activation patching sweeps, named as in
+// `interp patch --sites`.
+const (
+	SiteResidPre = "resid_pre" // blocks.L.hook_resid_pre at one (layer, position)
+	SiteAttnOut  = "attn_out"  // blocks.L.hook_attn_out at one (layer, position)
+	SiteMLPOut   = "mlp_out"   // blocks.L.hook_mlp_out at one (layer, position)
+	SiteZ        = "z"         // blocks.L.attn.hook_z of one (layer, head), every position
+)
+
+// AllSites lists every site family in sweep order.
+var AllSites = []string{SiteResidPre, SiteAttnOut, SiteMLPOut, SiteZ}
+
+var siteKinds = map[string]hooks.Kind{
+	SiteResidPre: hooks.ResidPre,
+	SiteAttnOut:  hooks.AttnOut,
+	SiteMLPOut:   hooks.MLPOut,
+	SiteZ:        hooks.Z,
+}
+
+// Task is one clean/corrupted prompt pair for patching. Clean and Corrupt
+// are token ids of equal length; the metric is the logit difference
+// logit[Answer] − logit[Wrong] at the last position.
+type Task struct {
+	Clean, Corrupt []int32
+	Answer, Wrong  int32
+}
+
+// PatchOptions configures ActivationPatching.
+type PatchOptions struct {
+	// Sites lists the site families to sweep; nil means AllSites.
+	Sites []string
+	// FullRecompute runs every patched pass from the embedding instead of
+	// starting at the patched block from the corrupted run's residual
+	// stream. Both give the same values; it exists to check that.
+	FullRecompute bool
+	// Progress, if set, is called after each patched forward pass.
+	Progress func(done, total int)
+}
+
+// PatchResult is a denoising activation-patching map. Each value is
+// (M_patched − M_corrupt) / (M_clean − M_corrupt): 1 where patching the clean
+// activation in restores the clean behaviour, 0 where it changes nothing.
+type PatchResult struct {
+	CleanValue   float64 `json:"clean_value"`   // M on the clean prompt
+	CorruptValue float64 `json:"corrupt_value"` // M on the corrupted prompt
+	// Sites maps a family to values by layer, then by position (resid_pre,
+	// attn_out, mlp_out) or by head (z).
+	Sites map[string][][]float64 `json:"sites"`
+}
+
+// ErrNoEffect is returned when the clean and corrupted prompts give the same
+// metric, so the normalized patching effect is undefined.
+var ErrNoEffect = errors.New("clean and corrupted prompts give the same logit difference")
+
+// Validate checks a task against the model: equal, non-zero lengths within
+// the context, and ids within the vocabulary.
+func (t Task) Validate(m *transformer.Model) error {
+	if len(t.Clean) == 0 {
+		return fmt.Errorf("interp: clean prompt has no tokens")
+	}
+	if len(t.Clean) != len(t.Corrupt) {
+		return fmt.Errorf("interp: clean prompt has %d tokens and corrupted prompt %d; patching needs equal lengths", len(t.Clean), len(t.Corrupt))
+	}
+	if len(t.Clean) > m.NCtx {
+		return fmt.Errorf("interp: prompt of %d tokens exceeds the context length %d", len(t.Clean), m.NCtx)
+	}
+	for _, id := range []int32{t.Answer, t.Wrong} {
+		if id < 0 || int(id) >= m.VocabSize {
+			return fmt.Errorf("interp: token id %d out of range [0, %d)", id, m.VocabSize)
+		}
+	}
+	return nil
+}
+
+// logitDiff returns logit[answer] − logit[wrong] at the last position.
+func logitDiff(out *transformer.Output, t Task) float64 {
+	row := out.Row(0, 0)
+	return float64(row[t.Answer]) - float64(row[t.Wrong])
+}
+
+// ActivationPatching runs denoising activation patching: for every site of
+// the requested families it reruns the corrupted prompt with that site's
+// clean activation written in, and reports the normalized metric. A patch at
+// block L reuses the corrupted run's residual stream entering L, so each
+// patched pass computes only blocks L and later.
+func ActivationPatching(m *transformer.Model, task Task, opts PatchOptions) (*PatchResult, error) {
+	if err := task.Validate(m); err != nil {
+		return nil, err
+	}
+	sites := opts.Sites
+	if sites == nil {
+		sites = AllSites
+	}
+	for _, s := range sites {
+		if _, ok := siteKinds[s]; !ok {
+			return nil, fmt.Errorf("interp: unknown site %q (valid: resid_pre, attn_out, mlp_out, z)", s)
+		}
+	}
+
+	patterns := make([]string, len(sites))
+	for i, s := range sites {
+		patterns[i] = "blocks.*." + siteKinds[s].String()
+	}
+	clean := hooks.NewCache(patterns...)
+	cleanHooks := &hooks.Hooks{}
+	clean.Attach(cleanHooks)
+	cleanOut, err := m.Run(task.Clean, &transformer.Options{Hooks: cleanHooks})
+	if err != nil {
+		return nil, fmt.Errorf("interp: clean run: %w", err)
+	}
+	corrupt := hooks.NewCache("blocks.*.hook_resid_pre")
+	corruptHooks := &hooks.Hooks{}
+	corrupt.Attach(corruptHooks)
+	corruptOut, err := m.Run(task.Corrupt, &transformer.Options{Hooks: corruptHooks})
+	if err != nil {
+		return nil, fmt.Errorf("interp: corrupted run: %w", err)
+	}
+	res := &PatchResult{
+		CleanValue:   logitDiff(cleanOut, task),
+		CorruptValue: logitDiff(corruptOut, task),
+		Sites:        map[string][][]float64{},
+	}
+	denom := res.CleanValue - res.CorruptValue
+	if denom == 0 {
+		return nil, fmt.Errorf("interp: %w (%g)", ErrNoEffect, res.CleanValue)
+	}
+
+	seq := len(task.Clean)
+	total := 0
+	for _, s := range sites {
+		total += m.NLayers * width(m, s, seq)
+	}
+	done := 0
+	for _, s := range sites {
+		kind := siteKinds[s]
+		values := make([][]float64, m.NLayers)
+		for l := range m.NLayers {
+			p := hooks.Point{Layer: l, Kind: kind}
+			src, _ := clean.Get(p.Name())
+			values[l] = make([]float64, width(m, s, seq))
+			for i := range values[l] {
+				patch := hooks.ReplacePosition(src, i)
+				if kind == hooks.Z {
+					patch = hooks.ReplaceHead(src, i)
+				}
+				h := &hooks.Hooks{}
+				h.Add(p.Name(), patch)
+				runOpts := &transformer.Options{Hooks: h}
+				if !opts.FullRecompute && l > 0 {
+					runOpts.StartLayer = l
+					runOpts.StartResid, _ = corrupt.Get(hooks.Point{Layer: l, Kind: hooks.ResidPre}.Name())
+				}
+				out, err := m.Run(task.Corrupt, runOpts)
+				if err != nil {
+					return nil, fmt.Errorf("interp: patching %s: %w", p.Name(), err)
+				}
+				values[l][i] = (logitDiff(out, task) - res.CorruptValue) / denom
+				done++
+				if opts.Progress != nil {
+					opts.Progress(done, total)
+				}
+			}
+		}
+		res.Sites[s] = values
+	}
+	return res, nil
+}
+
+// width returns the number of sites per layer of a family: positions, or
+// heads for z.
+func width(m *transformer.Model, site string, seq int) int {
+	if site == SiteZ {
+		return m.NHeads
+	}
+	return seq
+}

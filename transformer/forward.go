@@ -1,0 +1,332 @@
+package transformer
+
+import (
+	"fmt"
+
+	"github.com/interp-go/interp/hooks"
+	"github.com/interp-go/interp/transformer/internal/kernels"
+)
+
+// LogitsMode selects the positions whose logits a forward call computes.
+type LogitsMode int
+
+const (
+	// LastLogits computes the logits of each sequence's last position.
+	LastLogits LogitsMode = iota
+	// AllLogits computes the logits of every position.
+	AllLogits
+	// NoLogits skips the unembedding.
+	NoLogits
+)
+
+// Options configures a forward call. The zero value runs the whole model
+// without hooks and returns the last position's logits.
+type Options struct {
+	Hooks  *hooks.Hooks
+	Logits LogitsMode
+
+	// StartLayer, when positive, starts the run at
+	// blocks.StartLayer.hook_resid_pre with StartResid as its value
+	// ([batch, seq, d_model], or [seq, d_model] for one sequence), skipping
+	// the embedding and the blocks before it. An activation patch at block L
+	// leaves everything before L unchanged, so a patching sweep can reuse the
+	// unpatched run's residual stream there. The state's caches of the
+	// skipped blocks stay empty, so the state cannot run further tokens.
+	StartLayer int
+	StartResid *hooks.Tensor
+}
+
+// Output is the result of a forward call.
+type Output struct {
+	// Logits is [batch, positions, vocab]: one position per sequence with
+	// LastLogits, every new position with AllLogits, nil with NoLogits.
+	Logits *hooks.Tensor
+}
+
+// Row returns the logits of sequence b at the i-th returned position.
+func (o *Output) Row(b, i int) []float32 {
+	v := o.Logits.Shape[2]
+	off := (b*o.Logits.Shape[1] + i) * v
+	return o.Logits.Data[off : off+v]
+}
+
+// run is the state of one forward call.
+type run struct {
+	m     *Model
+	st    *State
+	batch int
+	seq   int     // new tokens per sequence
+	rows  int     // batch·seq
+	past  int     // slots cached before this call
+	keys  int     // past + seq
+	ids   []int32 // [rows]
+	pos   []int32 // [rows] position ids
+	resid []float32
+	hooks [][]hooks.Func // by pointIndex; nil without hooks
+	err   error
+	s     scratch
+}
+
+// scratch holds a run's intermediate buffers, reused by every block.
+type scratch struct {
+	normed, scale        []float32 // [rows, d_model], [rows]
+	q, k, v, z           []float32 // [rows, heads·d_head]
+	qkv                  []float32 // [rows, 3·d_model], fused projections
+	attnOut, mlpOut      []float32 // [rows, d_model]
+	pre, preLinear, post []float32 // [rows, d_mlp]
+	scores               []float32 // [batch, heads, seq, keys]
+}
+
+// Run runs one sequence of token ids through the model from an empty cache.
+func (m *Model) Run(ids []int32, opts *Options) (*Output, error) {
+	st, err := m.NewState(1, max(1, len(ids)))
+	if err != nil {
+		return nil, err
+	}
+	return m.Forward(st, Input{Tokens: [][]int32{ids}}, opts)
+}
+
+// RunBatch runs sequences of possibly different lengths as one left-padded
+// batch from an empty cache. The result for each sequence equals a Run of it
+// alone, up to float32 rounding.
+func (m *Model) RunBatch(seqs [][]int32, opts *Options) (*Output, error) {
+	in := LeftPad(seqs, 0)
+	if len(in.Tokens) == 0 {
+		return nil, fmt.Errorf("transformer: empty batch")
+	}
+	st, err := m.NewState(len(seqs), max(1, len(in.Tokens[0])))
+	if err != nil {
+		return nil, err
+	}
+	return m.Forward(st, in, opts)
+}
+
+// Forward runs the input's tokens through the model, appending their keys
+// and values to st, and returns the requested logits. Hooks see tensors with
+// a leading batch axis only when the batch has more than one sequence.
+func (m *Model) Forward(st *State, in Input, opts *Options) (*Output, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if st.m != m {
+		return nil, fmt.Errorf("transformer: state belongs to another model")
+	}
+	seq, err := st.check(in)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{m: m, st: st, batch: st.batch, seq: seq, rows: st.batch * seq, past: st.length}
+	r.keys = r.past + seq
+	if err := r.resolveHooks(opts.Hooks); err != nil {
+		return nil, err
+	}
+	if err := r.placeTokens(in); err != nil {
+		return nil, err
+	}
+	r.allocate()
+
+	start := 0
+	if opts.StartLayer > 0 || opts.StartResid != nil {
+		if err := r.startAt(opts.StartLayer, opts.StartResid); err != nil {
+			return nil, err
+		}
+		start = opts.StartLayer
+		st.partial = true
+	} else {
+		m.arch.embed(r)
+	}
+	for l := start; l < m.NLayers && r.err == nil; l++ {
+		m.arch.block(r, l)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	st.length += seq
+
+	out := &Output{}
+	normW, unembed := m.arch.final()
+	r.normalize(-1, hooks.LnFinalScale, r.resid, normW)
+	if r.err != nil {
+		return nil, r.err
+	}
+	out.Logits = r.logits(opts.Logits, unembed)
+	return out, nil
+}
+
+// resolveHooks matches the hooks' patterns against the model's points.
+func (r *run) resolveHooks(h *hooks.Hooks) error {
+	if h.Len() == 0 {
+		return nil
+	}
+	perPoint, err := h.Resolve(r.m.points, r.m.names)
+	if err != nil {
+		return err
+	}
+	r.hooks = make([][]hooks.Func, (r.m.NLayers+1)*int(hooks.NumKinds))
+	for i, p := range r.m.points {
+		r.hooks[pointIndex(r.m.NLayers, p)] = perPoint[i]
+	}
+	return nil
+}
+
+// placeTokens records the input's ids, position ids and mask in the run and
+// the state.
+func (r *run) placeTokens(in Input) error {
+	st := r.st
+	r.ids = make([]int32, r.rows)
+	r.pos = make([]int32, r.rows)
+	for b := range r.batch {
+		next := st.nextPos[b]
+		for j := range r.seq {
+			i := b*r.seq + j
+			r.ids[i] = in.Tokens[b][j]
+			isReal := in.Mask == nil || in.Mask[b][j]
+			st.real[b*st.capacity+r.past+j] = isReal
+			switch {
+			case in.Positions != nil:
+				r.pos[i] = in.Positions[b][j]
+			case isReal:
+				r.pos[i] = next
+			}
+			if isReal {
+				next = r.pos[i] + 1
+			}
+			if r.pos[i] < 0 || int(r.pos[i]) >= r.m.NCtx {
+				return fmt.Errorf("transformer: sequence %d, token %d: position %d out of range [0, %d) of the context length", b, j, r.pos[i], r.m.NCtx)
+			}
+		}
+		st.nextPos[b] = next
+	}
+	return nil
+}
+
+func (r *run) allocate() {
+	c := r.m.Config
+	n := r.rows
+	qWidth := c.NHeads * c.DHead
+	kvWidth := c.NKVHeads * c.DHead
+	r.resid = make([]float32, n*c.DModel)
+	r.s = scratch{
+		normed:  make([]float32, n*c.DModel),
+		scale:   make([]float32, n),
+		q:       make([]float32, n*qWidth),
+		k:       make([]float32, n*kvWidth),
+		v:       make([]float32, n*kvWidth),
+		z:       make([]float32, n*qWidth),
+		attnOut: make([]float32, n*c.DModel),
+		mlpOut:  make([]float32, n*c.DModel),
+		pre:     make([]float32, n*c.DMLP),
+		post:    make([]float32, n*c.DMLP),
+		scores:  make([]float32, r.batch*c.NHeads*r.seq*r.keys),
+	}
+	if r.m.arch.hasKind(hooks.MLPPreLinear) {
+		r.s.preLinear = make([]float32, n*c.DMLP)
+	}
+}
+
+// startAt loads the residual stream of a run that starts at block layer.
+func (r *run) startAt(layer int, resid *hooks.Tensor) error {
+	if layer < 0 || layer >= r.m.NLayers {
+		return fmt.Errorf("transformer: start layer %d out of range [0, %d)", layer, r.m.NLayers)
+	}
+	if resid == nil {
+		return fmt.Errorf("transformer: start layer %d needs the residual stream entering it", layer)
+	}
+	if len(resid.Data) != len(r.resid) {
+		return fmt.Errorf("transformer: start residual of shape %v does not match %d sequences of %d tokens and width %d", resid.Shape, r.batch, r.seq, r.m.DModel)
+	}
+	if r.past != 0 {
+		return fmt.Errorf("transformer: a run starting at block %d needs an empty state", layer)
+	}
+	copy(r.resid, resid.Data)
+	return nil
+}
+
+// hook calls the hooks registered at (layer, kind) on data, whose shape for
+// one sequence is dims (the batch axis is prepended for batches).
+func (r *run) hook(layer int, kind hooks.Kind, data []float32, dims ...int) {
+	if r.hooks == nil || r.err != nil {
+		return
+	}
+	p := hooks.Point{Layer: layer, Kind: kind}
+	fns := r.hooks[pointIndex(r.m.NLayers, p)]
+	if len(fns) == 0 {
+		return
+	}
+	// A fresh shape slice keeps dims from escaping, so unhooked calls do
+	// not allocate.
+	shape := make([]int, 0, len(dims)+1)
+	if r.batch > 1 {
+		shape = append(shape, r.batch)
+	}
+	shape = append(shape, dims...)
+	t := &hooks.Tensor{Shape: shape, Data: data}
+	for _, fn := range fns {
+		if err := fn(t, p); err != nil {
+			r.err = fmt.Errorf("transformer: hook at %s: %w", p.Name(), err)
+			return
+		}
+		if len(t.Data) != len(data) {
+			r.err = fmt.Errorf("transformer: hook at %s replaced a tensor of %d elements with %d", p.Name(), len(data), len(t.Data))
+			return
+		}
+		if &t.Data[0] != &data[0] {
+			copy(data, t.Data)
+			t.Data = data
+		}
+	}
+}
+
+// hooked reports whether any hook is registered at (layer, kind), so that
+// callers can skip building a hook's tensor.
+func (r *run) hooked(layer int, kind hooks.Kind) bool {
+	return r.hooks != nil && len(r.hooks[pointIndex(r.m.NLayers, hooks.Point{Layer: layer, Kind: kind})]) > 0
+}
+
+// normalize applies the architecture's norm to x (LayerNorm for gpt2,
+// RMSNorm for llama), writing r.s.normed and calling the scale and
+// normalized hooks of scaleKind and the kind after it, before the norm's
+// weight and bias are applied.
+func (r *run) normalize(layer int, scaleKind hooks.Kind, x []float32, w norm) {
+	d := r.m.DModel
+	if r.m.Arch == "gpt2" {
+		kernels.LayerNormalize(r.s.normed, r.s.scale, x, d, r.m.NormEps)
+	} else {
+		kernels.RMSNormalize(r.s.normed, r.s.scale, x, d, r.m.NormEps)
+	}
+	r.hook(layer, scaleKind, r.s.scale, r.seq, 1)
+	r.hook(layer, scaleKind+1, r.s.normed, r.seq, d)
+	kernels.Affine(r.s.normed, r.s.normed, w.weight, w.bias)
+}
+
+// linear sets out = x·Wᵀ + b for the run's rows.
+func (r *run) linear(out, x []float32, l linear) {
+	kernels.MatMulT(out, x, l.weight.data, r.rows, l.weight.cols, l.weight.rows)
+	if l.bias != nil {
+		kernels.AddBias(out, l.bias)
+	}
+}
+
+// logits unembeds the normalized final residual stream at the positions
+// mode selects.
+func (r *run) logits(mode LogitsMode, unembed matrix) *hooks.Tensor {
+	d, vocab := r.m.DModel, unembed.rows
+	var rows []float32
+	n := 0
+	switch mode {
+	case NoLogits:
+		return nil
+	case AllLogits:
+		rows, n = r.s.normed, r.seq
+	default:
+		n = 1
+		rows = make([]float32, r.batch*d)
+		for b := range r.batch {
+			last := (b*r.seq + r.seq - 1) * d
+			copy(rows[b*d:(b+1)*d], r.s.normed[last:last+d])
+		}
+	}
+	out := hooks.NewTensor(r.batch, n, vocab)
+	kernels.MatMulT(out.Data, rows, unembed.data, r.batch*n, d, vocab)
+	return out
+}

@@ -1,0 +1,89 @@
+package transformer
+
+import (
+	"github.com/interp-go/interp/hooks"
+	"github.com/interp-go/interp/transformer/internal/kernels"
+)
+
+// gpt2Weights binds the tensors of llama.cpp's gpt2 layout: learned
+// position embeddings, pre-LayerNorm blocks with biases, fused QKV, and an
+// output matrix that is the token embedding when the file has no
+// output.weight.
+type gpt2Weights struct {
+	TokenEmbd matrix      `gguf:"token_embd.weight" shape:"vocab,d_model"`
+	PosEmbd   matrix      `gguf:"position_embd.weight" shape:"n_ctx,d_model"`
+	Blocks    []gpt2Block `gguf:"blk"`
+	OutNorm   norm        `gguf:"output_norm,bias" shape:"d_model"`
+	Output    matrix      `gguf:"output.weight,alt=token_embd.weight" shape:"vocab,d_model"`
+}
+
+type gpt2Block struct {
+	AttnNorm norm   `gguf:"attn_norm,bias" shape:"d_model"`
+	QKV      linear `gguf:"attn_qkv,bias" shape:"3*d_model,d_model"` // rows: Q, then K, then V
+	AttnOut  linear `gguf:"attn_output,bias" shape:"d_model,d_model"`
+	MLPNorm  norm   `gguf:"ffn_norm,bias" shape:"d_model"`
+	Up       linear `gguf:"ffn_up,bias" shape:"d_mlp,d_model"`
+	Down     linear `gguf:"ffn_down,bias" shape:"d_model,d_mlp"`
+}
+
+func (w *gpt2Weights) hasKind(k hooks.Kind) bool {
+	switch k {
+	case hooks.RotQ, hooks.RotK, hooks.MLPPreLinear:
+		return false
+	}
+	return true
+}
+
+func (w *gpt2Weights) final() (norm, matrix) { return w.OutNorm, w.Output }
+
+// embed sets the residual stream to token plus position embeddings.
+func (w *gpt2Weights) embed(r *run) {
+	d := r.m.DModel
+	pos := r.s.attnOut // scratch until the first block
+	for i, id := range r.ids {
+		copy(r.resid[i*d:(i+1)*d], w.TokenEmbd.data[int(id)*d:][:d])
+		copy(pos[i*d:(i+1)*d], w.PosEmbd.data[int(r.pos[i])*d:][:d])
+	}
+	r.hook(-1, hooks.Embed, r.resid, r.seq, d)
+	r.hook(-1, hooks.PosEmbed, pos, r.seq, d)
+	kernels.Add(r.resid, pos)
+}
+
+// block runs one pre-LayerNorm GPT-2 block:
+// x += attn(ln1(x)); x += mlp(ln2(x)), with mlp = down(gelu(up(·))).
+func (w *gpt2Weights) block(r *run, l int) {
+	b := &w.Blocks[l]
+	s := &r.s
+	d, dmlp, heads, dh := r.m.DModel, r.m.DMLP, r.m.NHeads, r.m.DHead
+
+	r.hook(l, hooks.ResidPre, r.resid, r.seq, d)
+	r.normalize(l, hooks.Ln1Scale, r.resid, b.AttnNorm)
+	if s.qkv == nil {
+		s.qkv = make([]float32, r.rows*3*d)
+	}
+	r.linear(s.qkv, s.normed, b.QKV)
+	for i := range r.rows {
+		row := s.qkv[i*3*d:]
+		copy(s.q[i*d:(i+1)*d], row[:d])
+		copy(s.k[i*d:(i+1)*d], row[d:2*d])
+		copy(s.v[i*d:(i+1)*d], row[2*d:3*d])
+	}
+	r.hook(l, hooks.Q, s.q, r.seq, heads, dh)
+	r.hook(l, hooks.K, s.k, r.seq, heads, dh)
+	r.hook(l, hooks.V, s.v, r.seq, heads, dh)
+	r.attend(l, s.q, s.k, s.v, s.z)
+	r.linear(s.attnOut, s.z, b.AttnOut)
+	r.hook(l, hooks.AttnOut, s.attnOut, r.seq, d)
+	kernels.Add(r.resid, s.attnOut)
+	r.hook(l, hooks.ResidMid, r.resid, r.seq, d)
+
+	r.normalize(l, hooks.Ln2Scale, r.resid, b.MLPNorm)
+	r.linear(s.pre, s.normed, b.Up)
+	r.hook(l, hooks.MLPPre, s.pre, r.seq, dmlp)
+	kernels.GELU(s.post, s.pre)
+	r.hook(l, hooks.MLPPost, s.post, r.seq, dmlp)
+	r.linear(s.mlpOut, s.post, b.Down)
+	r.hook(l, hooks.MLPOut, s.mlpOut, r.seq, d)
+	kernels.Add(r.resid, s.mlpOut)
+	r.hook(l, hooks.ResidPost, r.resid, r.seq, d)
+}

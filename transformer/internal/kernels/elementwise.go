@@ -1,0 +1,124 @@
+package kernels
+
+import "math"
+
+// LayerNormalize writes (x − mean) / sqrt(var + eps) of each row of x, which
+// is [rows, n], into out and the divisor of each row into scale [rows]. The
+// statistics are accumulated in float64.
+func LayerNormalize(out, scale, x []float32, n int, eps float32) {
+	for r := range scale {
+		row := x[r*n : (r+1)*n]
+		var sum float64
+		for _, v := range row {
+			sum += float64(v)
+		}
+		mean := sum / float64(n)
+		var sq float64
+		for _, v := range row {
+			d := float64(v) - mean
+			sq += d * d
+		}
+		sd := math.Sqrt(sq/float64(n) + float64(eps))
+		scale[r] = float32(sd)
+		o := out[r*n : (r+1)*n]
+		for i, v := range row {
+			o[i] = float32((float64(v) - mean) / sd)
+		}
+	}
+}
+
+// RMSNormalize writes x / sqrt(mean(x²) + eps) of each row of x, which is
+// [rows, n], into out and the divisor of each row into scale [rows].
+func RMSNormalize(out, scale, x []float32, n int, eps float32) {
+	for r := range scale {
+		row := x[r*n : (r+1)*n]
+		var sq float64
+		for _, v := range row {
+			sq += float64(v) * float64(v)
+		}
+		rms := math.Sqrt(sq/float64(n) + float64(eps))
+		scale[r] = float32(rms)
+		o := out[r*n : (r+1)*n]
+		for i, v := range row {
+			o[i] = float32(float64(v) / rms)
+		}
+	}
+}
+
+// Affine sets out[r, i] = x[r, i]·weight[i] + bias[i] for rows of
+// len(weight); bias may be nil.
+func Affine(out, x, weight, bias []float32) {
+	n := len(weight)
+	for off := 0; off+n <= len(x); off += n {
+		o := out[off : off+n]
+		row := x[off : off+n]
+		if bias == nil {
+			for i, w := range weight {
+				o[i] = row[i] * w
+			}
+			continue
+		}
+		for i, w := range weight {
+			o[i] = row[i]*w + bias[i]
+		}
+	}
+}
+
+// GELU sets out[i] to the tanh approximation of GELU of x[i], as GPT-2
+// defines it: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+func GELU(out, x []float32) {
+	const c = 0.7978845608028654 // √(2/π)
+	for i, v := range x {
+		f := float64(v)
+		out[i] = float32(0.5 * f * (1 + math.Tanh(c*(f+0.044715*f*f*f))))
+	}
+}
+
+// SiLU sets out[i] = x[i]·sigmoid(x[i]).
+func SiLU(out, x []float32) {
+	for i, v := range x {
+		f := float64(v)
+		out[i] = float32(f / (1 + math.Exp(-f)))
+	}
+}
+
+// Mul sets dst[i] *= src[i] for every i.
+func Mul(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] *= src[i]
+	}
+}
+
+// Softmax replaces x with its softmax. Entries of −Inf get probability 0; a
+// row whose entries are all −Inf becomes all zeros.
+func Softmax(x []float32) {
+	maxv := float32(math.Inf(-1))
+	for _, v := range x {
+		maxv = max(maxv, v)
+	}
+	if math.IsInf(float64(maxv), -1) {
+		clear(x)
+		return
+	}
+	var sum float64
+	for i, v := range x {
+		e := math.Exp(float64(v - maxv))
+		x[i] = float32(e)
+		sum += e
+	}
+	inv := float32(1 / sum)
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// Dot returns the inner product of a and b, which must have equal lengths.
+func Dot(a, b []float32) float32 {
+	return impl.Sdot(len(a), a, 1, b, 1)
+}
+
+// Axpy sets y += alpha·x.
+func Axpy(alpha float32, x, y []float32) {
+	impl.Saxpy(len(x), alpha, x, 1, y, 1)
+}

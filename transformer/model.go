@@ -1,0 +1,132 @@
+// Package transformer runs GPT-2 and Llama-family language models from GGUF
+// files in float32, with a forward hook at every TransformerLens-named point
+// (see package hooks), a KV cache for incremental decoding, batched runs with
+// left padding, and generation.
+package transformer
+
+import (
+	"fmt"
+
+	"github.com/interp-go/interp/gguf"
+	"github.com/interp-go/interp/hooks"
+	"github.com/interp-go/interp/transformer/tokenizer"
+)
+
+// Model is a loaded model: configuration, tokenizer and weights. Its weights
+// may alias the memory-mapped file, so a Model must be closed after use and
+// not used after Close. A Model is safe for concurrent runs.
+type Model struct {
+	Config
+	Tokenizer *tokenizer.Tokenizer
+
+	file   *gguf.File
+	arch   architecture
+	points []hooks.Point // every hook point of this model, in forward order
+	names  []string      // names[i] is points[i].Name()
+}
+
+// architecture is one model family's weights and forward pass over blocks.
+type architecture interface {
+	// hasKind reports whether the architecture has hook points of kind k.
+	hasKind(k hooks.Kind) bool
+	// embed writes the input embedding of the run's tokens into r.resid.
+	embed(r *run)
+	// block runs block l on r.resid in place.
+	block(r *run, l int)
+	// final returns the final norm and the unembedding.
+	final() (norm, matrix)
+}
+
+// Load opens a GGUF model file and prepares it to run.
+func Load(path string) (*Model, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newModel(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func newModel(f *gguf.File) (*Model, error) {
+	arch, ok := f.String("general.architecture")
+	if !ok {
+		return nil, fmt.Errorf("transformer: %s: missing metadata key general.architecture", f.Path)
+	}
+	switch arch {
+	case "gpt2", "llama":
+	default:
+		return nil, unsupportedArch(f.Path, arch)
+	}
+	cfg, err := readConfig(f, arch)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.New(f)
+	if err != nil {
+		return nil, fmt.Errorf("transformer: %s: %w", f.Path, err)
+	}
+	cfg.VocabSize = tok.VocabSize()
+
+	m := &Model{Config: cfg, Tokenizer: tok, file: f}
+	switch arch {
+	case "gpt2":
+		w := &gpt2Weights{}
+		err = bindWeights(f, cfg, w)
+		m.arch = w
+	case "llama":
+		w := &llamaWeights{}
+		err = bindWeights(f, cfg, w)
+		m.arch = w
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.points, m.names = hookPoints(cfg.NLayers, m.arch)
+	return m, nil
+}
+
+// Close releases the model file's mapping.
+func (m *Model) Close() error { return m.file.Close() }
+
+// File returns the model's GGUF file, for inspection.
+func (m *Model) File() *gguf.File { return m.file }
+
+// HookNames returns the names of every hook point of the model, in the
+// order a forward pass reaches them.
+func (m *Model) HookNames() []string { return append([]string(nil), m.names...) }
+
+// hookPoints lists the model's points in forward order.
+func hookPoints(nLayers int, a architecture) ([]hooks.Point, []string) {
+	var points []hooks.Point
+	add := func(layer int, k hooks.Kind) {
+		if a.hasKind(k) {
+			points = append(points, hooks.Point{Layer: layer, Kind: k})
+		}
+	}
+	add(-1, hooks.Embed)
+	add(-1, hooks.PosEmbed)
+	for l := 0; l < nLayers; l++ {
+		for k := hooks.ResidPre; k <= hooks.ResidPost; k++ {
+			add(l, k)
+		}
+	}
+	add(-1, hooks.LnFinalScale)
+	add(-1, hooks.LnFinalNormalized)
+	names := make([]string, len(points))
+	for i, p := range points {
+		names[i] = p.Name()
+	}
+	return points, names
+}
+
+// pointIndex returns a dense index for p among a model of nLayers blocks.
+func pointIndex(nLayers int, p hooks.Point) int {
+	if p.Kind.ModelLevel() {
+		return nLayers*int(hooks.NumKinds) + int(p.Kind)
+	}
+	return p.Layer*int(hooks.NumKinds) + int(p.Kind)
+}
