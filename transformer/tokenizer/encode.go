@@ -61,17 +61,12 @@ func (t *Tokenizer) buildEncoder(md Metadata, pre *preTokenizer) error {
 	}
 	vocab.Merges = merges
 
-	// NOTE: ollama v0.17.4 orders its merge queue by rank alone, so among
-	// equal-rank merges it does not apply the leftmost first as llama.cpp
-	// does. Runs of a repeated pair, such as "!!!!!!", "33333", newlines or
-	// indentation spaces, can then split differently (7 of llama.cpp's 46
-	// GPT-2 test vectors). The ids still decode to the same text. ollama also
-	// looks a whole word up in the vocabulary before merging, which llama.cpp
-	// does only for the Llama 3 and tekken pre-tokenizers. No test vector
-	// shows a difference from that.
 	return callOllama("building the BPE encoder", func() error {
-		bpe := ollama.NewBytePairEncoding(vocab, pre.ollamaPatterns()...)
-		t.encoder = &bpe
+		bpe, err := newBytePairEncoding(vocab, pre)
+		if err != nil {
+			return err
+		}
+		t.encoder = bpe
 		return nil
 	})
 }
@@ -82,11 +77,6 @@ func (t *Tokenizer) buildEncoder(md Metadata, pre *preTokenizer) error {
 // while user-defined tokens are matched. With addSpecial, BOS is prepended
 // when AddBOS reports true and EOS appended when AddEOS does. text must be
 // valid UTF-8. Empty text gives no ids apart from BOS and EOS.
-//
-// For byte-level BPE, a run of one repeated pair, such as "!!!!!!", "33333"
-// or several spaces or newlines, can split differently from llama.cpp,
-// because ollama applies equal-rank merges in another order. The ids still
-// decode to the same text.
 func (t *Tokenizer) Encode(text string, addSpecial bool) ([]int32, error) {
 	return t.encode(text, addSpecial, false)
 }

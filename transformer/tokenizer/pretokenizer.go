@@ -15,6 +15,7 @@ type preTokenizer struct {
 
 	addBOS       bool // default of tokenizer.ggml.add_bos_token
 	noDefaultBOS bool // no BOS id unless tokenizer.ggml.bos_token_id sets one
+	ignoreMerges bool // a word found whole in the vocabulary is one token
 }
 
 // Pre-tokenizer patterns, in the form llama.cpp (src/llama-vocab.cpp, commit
@@ -77,7 +78,7 @@ var preTokenizers = func() map[string]preTokenizer {
 
 	add(preTokenizer{patterns: []string{punctuationRun, gpt2Pattern, digitRun, asciiDigits3}}, "", "default")
 	add(preTokenizer{patterns: []string{gpt2Pattern}}, "gpt-2", "phi-2", "mpt", "olmo", "jais", "exaone4")
-	add(preTokenizer{patterns: []string{llama3Pattern}, addBOS: true}, "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1")
+	add(preTokenizer{patterns: []string{llama3Pattern}, addBOS: true, ignoreMerges: true}, "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1")
 	add(preTokenizer{patterns: []string{llama3Pattern}}, "dbrx", "smaug-bpe")
 	add(preTokenizer{patterns: []string{llama3Pattern}, noDefaultBOS: true}, "glm4", "chatglm-bpe")
 	add(preTokenizer{patterns: []string{qwen2Pattern}}, "qwen2", "deepseek-r1-qwen", "stablelm2", "megrez")
@@ -85,7 +86,7 @@ var preTokenizers = func() map[string]preTokenizer {
 	add(preTokenizer{patterns: []string{singleDigit, gpt2Pattern}}, "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone")
 	add(preTokenizer{patterns: []string{"[\\p{P}\\$\\+<=>\\^~\\|`]+", gpt2Pattern, asciiDigits3}}, "falcon")
 	add(preTokenizer{patterns: []string{gpt4oPattern}}, "gpt-4o", "llama4")
-	add(preTokenizer{patterns: []string{tekkenPattern}, addBOS: true}, "tekken")
+	add(preTokenizer{patterns: []string{tekkenPattern}, addBOS: true, ignoreMerges: true}, "tekken")
 	add(preTokenizer{patterns: []string{bloomPattern}}, "poro-chat", "bloom", "gpt3-finnish")
 	add(preTokenizer{patterns: []string{bloomPattern, singleDigit}}, "viking")
 	return m

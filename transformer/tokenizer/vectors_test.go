@@ -92,40 +92,26 @@ func readVectors(t *testing.T, name string) []vectorCase {
 	return cases
 }
 
-// knownDivergences lists the GPT-2 vectors that ollama v0.17.4's BPE splits
-// differently from llama.cpp. Each contains a run of one repeated pair
-// ("!!", "33", "==", "\n\n"), and ollama's merge heap does not apply equal-rank
-// merges leftmost first. The ids still decode to the same text.
-var knownDivergences = map[string]map[int]bool{
-	"ggml-vocab-gpt-2.gguf": {33: true, 38: true, 39: true, 40: true, 41: true, 42: true, 45: true},
-}
-
 func TestVectors(t *testing.T) {
 	for _, name := range []string{"ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf"} {
 		t.Run(name, func(t *testing.T) {
 			tok := openVocab(t, name)
 			cases := readVectors(t, name)
 
-			passed, diverged := 0, 0
+			passed := 0
 			for i, c := range cases {
 				got, err := tok.Encode(c.text, false)
 				if err != nil {
 					t.Errorf("case %d %q: Encode: %v", i, c.text, err)
 					continue
 				}
-				switch {
-				case equalIDs(got, c.want):
-					passed++
-					if knownDivergences[name][i] {
-						t.Logf("case %d %q now matches llama.cpp; remove it from knownDivergences", i, c.text)
-					}
-				case knownDivergences[name][i]:
-					diverged++
-				default:
+				if !equalIDs(got, c.want) {
 					t.Errorf("case %d %q:\n got %v\nwant %v", i, c.text, got, c.want)
+					continue
 				}
+				passed++
 			}
-			t.Logf("%s: %d of %d vectors match llama.cpp, %d known divergences", name, passed, len(cases), diverged)
+			t.Logf("%s: %d of %d vectors match llama.cpp", name, passed, len(cases))
 		})
 	}
 }
@@ -178,7 +164,7 @@ func TestVectorsWithSpecial(t *testing.T) {
 				if tok.AddEOS() {
 					want = append(want, tok.EOS())
 				}
-				if !equalIDs(got, want) && !knownDivergences[name][i] {
+				if !equalIDs(got, want) {
 					t.Errorf("case %d %q: Encode(addSpecial) = %v, want %v", i, c.text, got, want)
 				}
 			}

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -341,7 +342,8 @@ func (t *Tokenizer) find(text string) int32 {
 }
 
 // lookupID reads a token id. An absent key gives def, or -1 when def is
-// outside the vocabulary. A present id must be inside it.
+// outside the vocabulary; −1 stands for no token. Any other present id must
+// be inside the vocabulary.
 func (t *Tokenizer) lookupID(md Metadata, key string, def int32) (int32, error) {
 	v, present := md.Value(key)
 	if !present {
@@ -351,6 +353,12 @@ func (t *Tokenizer) lookupID(md Metadata, key string, def int32) (int32, error) 
 		return def, nil
 	}
 
+	// llama.cpp writes LLAMA_TOKEN_NULL (−1, or 0xFFFFFFFF as uint32) for
+	// "no such token", as stories260K's padding id does.
+	switch v {
+	case int32(-1), int64(-1), uint32(math.MaxUint32), uint64(math.MaxUint32):
+		return -1, nil
+	}
 	id, ok := md.Uint(key)
 	if !ok {
 		return 0, fmt.Errorf("tokenizer: metadata %s = %v (%T) is not a token id; expected a non-negative integer", key, v, v)
