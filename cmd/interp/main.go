@@ -1,0 +1,87 @@
+// Command interp looks inside GGUF language models: it inspects and runs
+// them, records TransformerLens-named activations, and runs activation
+// patching. Without --model it uses a small GPT-2 embedded in the binary.
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command line args and returns the process exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(stderr, "interp: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// app holds the global flags of one invocation and what they set up.
+type app struct {
+	modelPath string
+	jsonOut   bool
+	verbose   bool
+
+	log *slog.Logger
+}
+
+// newRootCommand builds the command tree. Each call returns a fresh tree
+// with its own flag values, so tests can run commands in-process.
+func newRootCommand() *cobra.Command {
+	a := &app{log: slog.New(slog.DiscardHandler)}
+	root := &cobra.Command{
+		Use:   "interp",
+		Short: "Look inside GGUF language models with TransformerLens-named hooks",
+		Long: `interp runs GGUF model files (the format of llama.cpp and ollama) in pure Go
+and exposes every activation under its TransformerLens hook name, such as
+blocks.0.hook_resid_pre. It supports the gpt2 and llama architectures.
+
+Every command takes --model PATH. Without it, the command uses a small GPT-2
+with random weights that is embedded in the binary, so each example below
+works from any directory.
+
+Examples:
+  interp patch                       # activation patching on the bundled demo task
+  interp inspect --model model.gguf  # architecture, shapes and tensors
+  interp logits --prompt "The capital of France is" --top 5`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			level := slog.LevelWarn
+			if a.verbose {
+				level = slog.LevelDebug
+			}
+			a.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+		},
+	}
+	flags := root.PersistentFlags()
+	flags.StringVar(&a.modelPath, "model", "", "GGUF model `file` to run (default: the bundled gpt2-tiny demo model)")
+	flags.BoolVar(&a.jsonOut, "json", false, "print the result as JSON on stdout, for scripts")
+	flags.BoolVar(&a.verbose, "verbose", false, "log debug messages (timings, token counts) on stderr")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath())
+	})
+
+	root.AddCommand(
+		newInspectCommand(a),
+		newTokenizeCommand(a),
+		newLogitsCommand(a),
+		newGenerateCommand(a),
+		newTraceCommand(a),
+		newPatchCommand(a),
+	)
+	return root
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestTokenizeJSON(t *testing.T) {
+	requireFile(t, llamaTiny)
+	// The ids are llama.cpp's: for GPT-2 from testdata/demo.json, for
+	// Llama-2 from llama.cpp's test vectors of ggml-vocab-llama-spm.gguf.
+	// The SentencePiece vocabulary adds BOS (id 1) unless --no-bos.
+	tests := []struct {
+		name       string
+		args       []string
+		wantIDs    []int32
+		wantPieces []string
+	}{
+		{"gpt2", []string{"When Mary and John"}, []int32{2215, 5335, 290, 1757}, []string{"When", " Mary", " and", " John"}},
+		{"gpt2 no-bos changes nothing", []string{"--no-bos", "When Mary"}, []int32{2215, 5335}, []string{"When", " Mary"}},
+		{"llama adds BOS", []string{"--model", llamaTiny, "Hello world"}, []int32{1, 15043, 3186}, []string{"<s>", " Hello", " world"}},
+		{"llama no-bos", []string{"--model", llamaTiny, "--no-bos", "Hello world"}, []int32{15043, 3186}, []string{" Hello", " world"}},
+		{"empty text", []string{""}, []int32{}, []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got tokenizeResult
+			mustRunJSON(t, &got, append([]string{"tokenize"}, tc.args...)...)
+			if !slices.Equal(got.IDs, tc.wantIDs) {
+				t.Errorf("ids = %v, want %v", got.IDs, tc.wantIDs)
+			}
+			if !slices.Equal(got.Pieces, tc.wantPieces) {
+				t.Errorf("pieces = %q, want %q", got.Pieces, tc.wantPieces)
+			}
+		})
+	}
+}
+
+func TestTokenizeEmptyTextIsJSONArray(t *testing.T) {
+	out := mustRun(t, "tokenize", "--json", "")
+	if out != `{"ids":[],"pieces":[]}`+"\n" {
+		t.Errorf("output = %q, want empty arrays rather than null", out)
+	}
+}
