@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/interp-go/interp/transformer"
 )
 
 // patchGolden is a patching golden made by testdata/reference/reference.py
@@ -61,5 +63,53 @@ func TestPatchingMatchesReference(t *testing.T) {
 			}
 			t.Logf("max |Δ| over all sites: %.2g", worst)
 		})
+	}
+}
+
+// TestPatchingMatchesPyTorchOnTrainedModel checks the first IOI pair of
+// the trained toy GPT-2 against the PyTorch reference's patching (float64),
+// whose output testdata/reference/golden/shared-toy-gpt2-ioi.patch.json
+// keeps with its command.
+func TestPatchingMatchesPyTorchOnTrainedModel(t *testing.T) {
+	path := filepath.Join("..", "..", "shared", "models", "toy-gpt2-ioi.gguf")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("skipping: %s not found (../shared/models is only present in CI and development checkouts)", path)
+	}
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "reference", "golden", "shared-toy-gpt2-ioi.patch.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g patchGolden
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	m, err := transformer.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	res, err := ActivationPatching(m, Task{Clean: g.CleanIDs, Corrupt: g.CorruptIDs, Answer: g.AnswerID, Wrong: g.WrongID}, PatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := math.Abs(res.CleanValue - g.CleanValue); d > 1e-3 {
+		t.Errorf("clean value %g, PyTorch %g", res.CleanValue, g.CleanValue)
+	}
+	worst := 0.0
+	for _, site := range AllSites {
+		for l := range g.Sites[site] {
+			for i, want := range g.Sites[site][l] {
+				worst = math.Max(worst, math.Abs(res.Sites[site][l][i]-want))
+			}
+		}
+	}
+	t.Logf("max |Δ| over all sites: %.2g", worst)
+	if worst > 1e-3 {
+		t.Errorf("patching differs from PyTorch's by up to %.2g, want ≤ 1e-3", worst)
+	}
+	// The trained model routes the name through the S2 position: patching
+	// the residual stream there restores most of the clean logit difference.
+	if v := res.Sites[SiteResidPre][0][11]; v < 0.8 {
+		t.Errorf("resid_pre layer 0 at S2 (position 11) = %.2f, want close to 1", v)
 	}
 }
