@@ -301,7 +301,7 @@ func (r *run) normalize(layer int, scaleKind hooks.Kind, x []float32, w norm) {
 
 // linear sets out = x·Wᵀ + b for the run's rows.
 func (r *run) linear(out, x []float32, l linear) {
-	kernels.MatMulT(out, x, l.weight.data, r.rows, l.weight.cols, l.weight.rows)
+	kernels.MatMul(out, x, r.rows, &l.weight.Matrix)
 	if l.bias != nil {
 		kernels.AddBias(out, l.bias)
 	}
@@ -310,7 +310,7 @@ func (r *run) linear(out, x []float32, l linear) {
 // logits unembeds the normalized final residual stream at the positions
 // mode selects.
 func (r *run) logits(mode LogitsMode, unembed matrix) *hooks.Tensor {
-	d, vocab := r.m.DModel, unembed.rows
+	d, vocab := r.m.DModel, unembed.Rows
 	var rows []float32
 	n := 0
 	switch mode {
@@ -327,6 +327,6 @@ func (r *run) logits(mode LogitsMode, unembed matrix) *hooks.Tensor {
 		}
 	}
 	out := hooks.NewTensor(r.batch, n, vocab)
-	kernels.MatMulT(out.Data, rows, unembed.data, r.batch*n, d, vocab)
+	kernels.MatMul(out.Data, rows, r.batch*n, &unembed.Matrix)
 	return out
 }

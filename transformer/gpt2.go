@@ -41,8 +41,8 @@ func (w *gpt2Weights) embed(r *run) {
 	d := r.m.DModel
 	pos := r.s.attnOut // scratch until the first block
 	for i, id := range r.ids {
-		copy(r.resid[i*d:(i+1)*d], w.TokenEmbd.data[int(id)*d:][:d])
-		copy(pos[i*d:(i+1)*d], w.PosEmbd.data[int(r.pos[i])*d:][:d])
+		w.TokenEmbd.Row(r.resid[i*d:(i+1)*d], int(id))
+		w.PosEmbd.Row(pos[i*d:(i+1)*d], int(r.pos[i]))
 	}
 	r.hook(-1, hooks.Embed, r.resid, r.seq, d)
 	r.hook(-1, hooks.PosEmbed, pos, r.seq, d)

@@ -36,7 +36,7 @@ func (w *llamaWeights) final() (norm, matrix) { return w.OutNorm, w.Output }
 func (w *llamaWeights) embed(r *run) {
 	d := r.m.DModel
 	for i, id := range r.ids {
-		copy(r.resid[i*d:(i+1)*d], w.TokenEmbd.data[int(id)*d:][:d])
+		w.TokenEmbd.Row(r.resid[i*d:(i+1)*d], int(id))
 	}
 	r.hook(-1, hooks.Embed, r.resid, r.seq, d)
 }

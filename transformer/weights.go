@@ -7,14 +7,13 @@ import (
 	"strings"
 
 	"github.com/interp-go/interp/gguf"
+	"github.com/interp-go/interp/transformer/internal/kernels"
 )
 
-// matrix is a weight matrix of shape [rows, cols], row-major, as GGUF stores
-// a linear layer's weight: one row per output, cols inputs.
+// matrix is a named weight matrix; see kernels.Matrix for its layout.
 type matrix struct {
-	name       string
-	rows, cols int
-	data       []float32
+	name string
+	kernels.Matrix
 }
 
 // linear is a linear layer y = x·Wᵀ + b; the bias may be absent.
@@ -152,11 +151,22 @@ func (b *binder) matrix(name string, shape []int) (matrix, error) {
 	if len(info.Dims) != 2 || info.Dims[0] != uint64(cols) || info.Dims[1] != uint64(rows) {
 		return matrix{}, fmt.Errorf("transformer: %s: tensor %q has dimensions %v, want [%d %d] (GGUF order: inputs, outputs)", b.f.Path, name, info.Dims, cols, rows)
 	}
-	data, err := b.f.TensorFloat32(name)
+	var f32 []float32
+	var raw []byte
+	var err error
+	if info.Type == gguf.TypeF32 {
+		f32, err = b.f.TensorFloat32(name)
+	} else {
+		raw, err = b.f.TensorBytes(name)
+	}
 	if err != nil {
 		return matrix{}, fmt.Errorf("transformer: %s: %w", b.f.Path, err)
 	}
-	return matrix{name: name, rows: rows, cols: cols, data: data}, nil
+	m, err := kernels.NewMatrix(rows, cols, info.Type, f32, raw)
+	if err != nil {
+		return matrix{}, fmt.Errorf("transformer: %s: tensor %q: %w", b.f.Path, name, err)
+	}
+	return matrix{name: name, Matrix: m}, nil
 }
 
 func (b *binder) vector(name string, n int, required bool) ([]float32, error) {
