@@ -20,9 +20,9 @@ const (
 	// ggml (GGML_MAX_DIMS).
 	MaxDims = 4
 
-	// maxAlignment bounds general.alignment. ggml aligns to 32 bytes, and
-	// no file needs more than a page, so a larger value marks a corrupt
-	// file. The bound also keeps offset arithmetic far from overflow.
+	// maxAlignment bounds general.alignment at 1 GiB, an arbitrary limit far
+	// above ggml's default of 32 bytes that keeps offset arithmetic far
+	// from overflow.
 	maxAlignment = 1 << 30
 	// headerSize is magic, version, tensor count and metadata count.
 	headerSize = 4 + 4 + 8 + 8
@@ -300,7 +300,10 @@ func parseTensorInfo(d *decoder, name string) (TensorInfo, error) {
 // offset is aligned.
 func checkTensorInfo(t *TensorInfo, alignment uint64) error {
 	n := uint64(1)
-	for _, dim := range t.Dims {
+	for j, dim := range t.Dims {
+		if dim > math.MaxInt64 {
+			return errorf(ErrInvalid, "dimension %d is %d, above the int64 maximum that ggml allows", j, dim)
+		}
 		hi, lo := bits.Mul64(n, dim)
 		if hi != 0 || lo > math.MaxInt64 {
 			return errorf(ErrInvalid, "dimensions %v: element count overflows int64", t.Dims)

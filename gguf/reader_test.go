@@ -246,6 +246,8 @@ func badInputs() []badInput {
 			ErrInvalid, `tensor "w": dimensions [4294967296 2147483648]: element count overflows int64`},
 		{"dims product wraps to zero", header(1, 0).tensor("w", TypeF32, 0, 1<<32, 1<<32, 0).data(4).b,
 			ErrInvalid, "element count overflows int64"},
+		{"dim above int64", header(1, 0).tensor("w", TypeF32, 0, 0, 1<<63).data(4).b,
+			ErrInvalid, `tensor "w": dimension 1 is 9223372036854775808, above the int64 maximum`},
 		{"bytes overflow", header(1, 0).tensor("w", TypeF32, 0, 1<<62).data(4).b,
 			ErrInvalid, "size in bytes overflows uint64"},
 		{"zero dims", header(1, 0).tensor("w", TypeF32, 0).data(4).b,
