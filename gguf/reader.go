@@ -77,6 +77,9 @@ type span struct {
 // and wrap one of the package's sentinel errors (ErrNotGGUF,
 // ErrUnsupportedVersion, ErrTruncated, ErrInvalid, ErrUnknownType,
 // ErrDuplicate) or the error of the operating system.
+//
+// NOTE: the file must not be truncated while it is open. Reading a mapped
+// page past the new end raises SIGBUS, which crashes the program.
 func Open(path string) (*File, error) {
 	data, release, err := mapFile(path)
 	if err != nil {
