@@ -13,7 +13,9 @@ var (
 	ErrNotGGUF = errors.New("gguf: not a GGUF file")
 	// ErrUnsupportedVersion means the file's GGUF version is not 2 or 3.
 	ErrUnsupportedVersion = errors.New("gguf: unsupported GGUF version")
-	// ErrTruncated means the file ends inside its header or tensor index.
+	// ErrTruncated means the file ends before a field, string, array or
+	// tensor that it describes, because it was cut short or because a
+	// count, length or offset in it is corrupt.
 	ErrTruncated = errors.New("gguf: unexpected end of file")
 	// ErrInvalid means a count, length, offset, dimension or value in the
 	// file is out of range or inconsistent.

@@ -17,7 +17,8 @@ func Float32ToF16(f float32) uint16 {
 
 // Float32ToBF16 converts f to bfloat16 bits, the upper half of the
 // float32, rounding to nearest with ties to even. A NaN stays NaN and
-// becomes quiet, as in ggml's ggml_compute_fp32_to_bf16.
+// becomes quiet, and subnormals are kept, as in ggml_compute_fp32_to_bf16
+// of current ggml (older versions flushed subnormals to zero).
 func Float32ToBF16(f float32) uint16 {
 	u := math.Float32bits(f)
 	if u&0x7fffffff > 0x7f800000 {

@@ -45,7 +45,7 @@ func NewWriter() *Writer {
 // non-zero power of two no larger than 1 GiB, and WriteFile and WriteTo
 // report a bad value. An alignment other than 32 is written as the
 // uint32 key general.alignment before all other keys, unless that key
-// was added with Add, in which case its value is replaced.
+// was added with Add, in which case its value is replaced by uint32(n).
 func (w *Writer) SetAlignment(n uint64) {
 	w.alignment = n
 	if i, ok := w.keyIndex[AlignmentKey]; ok {
