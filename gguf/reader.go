@@ -96,6 +96,18 @@ func Open(path string) (*File, error) {
 	return f, nil
 }
 
+// OpenBytes parses and validates a GGUF file held in memory, such as one
+// embedded in the program, with the checks of Open. name stands for the
+// file in Path and in error messages. Tensor slices alias data, which must
+// not change while the File is in use; Close releases nothing.
+func OpenBytes(name string, data []byte) (*File, error) {
+	f, err := parse(name, data)
+	if err != nil {
+		return nil, fmt.Errorf("gguf: %s: %w", name, err)
+	}
+	return f, nil
+}
+
 // Close releases the memory mapping. Slices returned by TensorBytes, and
 // F32 slices returned by TensorFloat32, must not be used after Close.
 // Calling Close again returns nil.

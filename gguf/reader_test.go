@@ -408,3 +408,36 @@ func TestTensorIndexIsolatedFromCaller(t *testing.T) {
 		t.Errorf(`TensorFloat32("a") = %v, %v; want [1 2 3 4]`, values, err)
 	}
 }
+
+func TestOpenBytesMatchesOpen(t *testing.T) {
+	w := NewWriter()
+	if err := w.Add("general.architecture", "gpt2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddFloat32("w", TypeF32, []uint64{4, 2}, []float32{1, 2, 3, 4, 5, 6, 7, 8}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenBytes("memory.gguf", buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if arch, _ := f.String("general.architecture"); arch != "gpt2" {
+		t.Errorf("general.architecture = %q, want gpt2", arch)
+	}
+	got, err := f.TensorFloat32("w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[7] != 8 {
+		t.Errorf("w = %v", got)
+	}
+	_, err = OpenBytes("memory.gguf", buf.Bytes()[:10])
+	if err == nil || !strings.Contains(err.Error(), "memory.gguf") {
+		t.Errorf("truncated data: err = %v, want one naming memory.gguf", err)
+	}
+}

@@ -51,6 +51,17 @@ func Load(path string) (*Model, error) {
 	return m, nil
 }
 
+// LoadBytes prepares a model from a GGUF file held in memory, such as one
+// embedded in the program; name stands for the file in error messages. The
+// weights alias data, which must not change while the model is in use.
+func LoadBytes(name string, data []byte) (*Model, error) {
+	f, err := gguf.OpenBytes(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return newModel(f)
+}
+
 func newModel(f *gguf.File) (*Model, error) {
 	arch, ok := f.String("general.architecture")
 	if !ok {
