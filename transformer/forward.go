@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/interp-go/interp/hooks"
 	"github.com/interp-go/interp/transformer/internal/kernels"
@@ -71,7 +72,9 @@ type run struct {
 type scratch struct {
 	normed, scale        []float32 // [rows, d_model], [rows]
 	q, k, v, z           []float32 // [rows, heads·d_head]
-	qkv                  []float32 // [rows, 3·d_model], fused projections
+	qkv                  []float32 // [rows, (n_heads + 2·n_kv_heads)·d_head], fused projections
+	gateUp               []float32 // [rows, 2·d_mlp], fused gate and up projections
+	headScale            []float32 // [rows·n_heads], divisors of per-head Q and K norms
 	attnOut, mlpOut      []float32 // [rows, d_model]
 	pre, preLinear, post []float32 // [rows, d_mlp]
 	scores               []float32 // [batch, heads, seq, keys]
@@ -194,6 +197,7 @@ func (r *run) placeTokens(in Input) error {
 			if r.pos[i] < 0 || int(r.pos[i]) >= r.m.NCtx {
 				return fmt.Errorf("transformer: sequence %d, token %d: position %d out of range [0, %d) of the context length", b, j, r.pos[i], r.m.NCtx)
 			}
+			st.pos[b*st.capacity+r.past+j] = r.pos[i]
 		}
 		st.nextPos[b] = next
 	}
@@ -294,7 +298,12 @@ func (r *run) normalize(layer int, scaleKind hooks.Kind, x []float32, w norm) {
 	} else {
 		kernels.RMSNormalize(r.s.normed, r.s.scale, x, d, r.m.NormEps)
 	}
-	r.hook(layer, scaleKind, r.s.scale, r.seq, 1)
+	if r.hooked(layer, scaleKind) {
+		// As in TransformerLens, the input is divided by the hooked scale,
+		// so an edit of the scale reaches the normalized values.
+		r.hook(layer, scaleKind, r.s.scale, r.seq, 1)
+		kernels.DivideRows(r.s.normed, x, r.s.scale, d, r.m.Arch == "gpt2")
+	}
 	r.hook(layer, scaleKind+1, r.s.normed, r.seq, d)
 	kernels.Affine(r.s.normed, r.s.normed, w.weight, w.bias)
 }
@@ -328,5 +337,21 @@ func (r *run) logits(mode LogitsMode, unembed matrix) *hooks.Tensor {
 	}
 	out := hooks.NewTensor(r.batch, n, vocab)
 	kernels.MatMul(out.Data, rows, r.batch*n, &unembed.Matrix)
+	if limit := r.m.FinalSoftCap; limit > 0 {
+		softCap(out.Data, limit)
+	}
 	return out
+}
+
+// softCap replaces each x[i] by limit·tanh(x[i]/limit), which keeps its
+// sign and bounds it by ±limit (Gemma 2's soft-capping of attention scores
+// and logits).
+func softCap(x []float32, limit float32) {
+	for i, v := range x {
+		x[i] = softCapValue(v, limit)
+	}
+}
+
+func softCapValue(v, limit float32) float32 {
+	return limit * float32(math.Tanh(float64(v/limit)))
 }

@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"errors"
+	"math"
 	"fmt"
 	"slices"
 	"strings"
@@ -162,5 +163,36 @@ func TestUnhookedPointsDoNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("an unhooked point allocates %v times per call", allocs)
+	}
+}
+
+// TestScaleHookReachesNormalized doubles ln1's scale and checks that the
+// normalized values halve, for LayerNorm and RMSNorm models.
+func TestScaleHookReachesNormalized(t *testing.T) {
+	for _, name := range []string{"gpt2-tiny.gguf", "llama-tiny.gguf"} {
+		t.Run(name, func(t *testing.T) {
+			m := loadModel(t, fixture(t, name))
+			ids := testPrompts(t, m)[0]
+			plain := hooks.NewCache("blocks.0.ln1.hook_normalized")
+			h := &hooks.Hooks{}
+			plain.Attach(h)
+			if _, err := m.Run(ids, &Options{Hooks: h}); err != nil {
+				t.Fatal(err)
+			}
+			scaled := hooks.NewCache("blocks.0.ln1.hook_normalized")
+			h = &hooks.Hooks{}
+			h.Add("blocks.0.ln1.hook_scale", hooks.Scale(2))
+			scaled.Attach(h)
+			if _, err := m.Run(ids, &Options{Hooks: h}); err != nil {
+				t.Fatal(err)
+			}
+			a, _ := plain.Get("blocks.0.ln1.hook_normalized")
+			b, _ := scaled.Get("blocks.0.ln1.hook_normalized")
+			for i := range a.Data {
+				if d := math.Abs(float64(a.Data[i]/2 - b.Data[i])); d > 1e-6 {
+					t.Fatalf("element %d: %g after doubling the scale, want %g", i, b.Data[i], a.Data[i]/2)
+				}
+			}
+		})
 	}
 }

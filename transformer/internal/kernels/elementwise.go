@@ -18,8 +18,10 @@ func LayerNormalize(out, scale, x []float32, n int, eps float32) {
 			d := float64(v) - mean
 			sq += d * d
 		}
-		sd := math.Sqrt(sq/float64(n) + float64(eps))
-		scale[r] = float32(sd)
+		// Dividing by the stored float32 divisor keeps the result identical
+		// to DivideRows, which a hooked scale goes through.
+		scale[r] = float32(math.Sqrt(sq/float64(n) + float64(eps)))
+		sd := float64(scale[r])
 		o := out[r*n : (r+1)*n]
 		for i, v := range row {
 			o[i] = float32((float64(v) - mean) / sd)
@@ -36,8 +38,8 @@ func RMSNormalize(out, scale, x []float32, n int, eps float32) {
 		for _, v := range row {
 			sq += float64(v) * float64(v)
 		}
-		rms := math.Sqrt(sq/float64(n) + float64(eps))
-		scale[r] = float32(rms)
+		scale[r] = float32(math.Sqrt(sq/float64(n) + float64(eps)))
+		rms := float64(scale[r])
 		o := out[r*n : (r+1)*n]
 		for i, v := range row {
 			o[i] = float32(float64(v) / rms)
@@ -121,4 +123,25 @@ func Dot(a, b []float32) float32 {
 // Axpy sets y += alpha·x.
 func Axpy(alpha float32, x, y []float32) {
 	impl.Saxpy(len(x), alpha, x, 1, y, 1)
+}
+
+// DivideRows sets each row of out, [rows, n], to the row of x divided by
+// that row's scale, after subtracting the row's mean when center is set:
+// the normalization step of LayerNorm (center) or RMSNorm with a given
+// divisor.
+func DivideRows(out, x, scale []float32, n int, center bool) {
+	for r, s := range scale {
+		row := x[r*n : (r+1)*n]
+		var mean float64
+		if center {
+			for _, v := range row {
+				mean += float64(v)
+			}
+			mean /= float64(n)
+		}
+		o := out[r*n : (r+1)*n]
+		for i, v := range row {
+			o[i] = float32((float64(v) - mean) / float64(s))
+		}
+	}
 }
