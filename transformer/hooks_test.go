@@ -2,8 +2,8 @@ package transformer
 
 import (
 	"errors"
-	"math"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
