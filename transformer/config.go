@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/interp-go/interp/gguf"
@@ -9,7 +10,7 @@ import (
 
 // Config is a model's shape and numeric settings, read from GGUF metadata.
 type Config struct {
-	Arch      string  // general.architecture: "gpt2" or "llama"
+	Arch      string  // general.architecture, one of supportedArchs
 	NLayers   int     // transformer blocks
 	DModel    int     // residual stream width
 	NHeads    int     // query heads
@@ -21,6 +22,48 @@ type Config struct {
 	NormEps   float32 // epsilon of LayerNorm or RMSNorm
 	RopeDim   int     // leading dimensions of each head that RoPE rotates (0 without RoPE)
 	RopeBase  float64 // RoPE frequency base
+	RopeScale float64 // RoPE position scale, 1/rope.scaling.factor under linear scaling, else 1
+
+	// RopeNeox selects llama.cpp's NEOX rotation, which pairs dimension i
+	// with i + RopeDim/2, in place of the adjacent pairs (2i, 2i+1) of the
+	// llama architecture.
+	RopeNeox bool
+
+	// AttnScale multiplies q·k before soft-capping and the softmax,
+	// 1/sqrt(d_head) unless the architecture sets another value.
+	AttnScale float32
+	// AttnSoftCap, when positive, replaces each scaled attention score s by
+	// AttnSoftCap·tanh(s/AttnSoftCap) before the mask and the softmax.
+	AttnSoftCap float32
+	// FinalSoftCap, when positive, replaces each logit y by
+	// FinalSoftCap·tanh(y/FinalSoftCap).
+	FinalSoftCap float32
+
+	// SlidingWindow, when positive, limits the blocks that SlidingLayer
+	// selects to keys less than SlidingWindow positions before the query.
+	SlidingWindow int
+	// SlidingPeriod selects the sliding-window blocks as llama.cpp's
+	// set_swa_pattern does: block l slides when l % SlidingPeriod <
+	// SlidingPeriod−1, so 2 means every even block and 0 every block.
+	SlidingPeriod int
+	// RopeBaseSliding is the RoPE frequency base of sliding-window blocks.
+	RopeBaseSliding float64
+}
+
+// SlidingLayer reports whether block l attends through a sliding window.
+func (c Config) SlidingLayer(l int) bool {
+	if c.SlidingWindow <= 0 {
+		return false
+	}
+	return c.SlidingPeriod == 0 || l%c.SlidingPeriod < c.SlidingPeriod-1
+}
+
+// ropeBase returns the RoPE frequency base of block l.
+func (c Config) ropeBase(l int) float64 {
+	if c.SlidingLayer(l) {
+		return c.RopeBaseSliding
+	}
+	return c.RopeBase
 }
 
 // maxDimension bounds every dimension read from metadata, so that a crafted
@@ -44,24 +87,75 @@ func readConfig(f *gguf.File, arch string) (Config, error) {
 	}
 	if c.NHeads > 0 {
 		c.DHead = r.int("attention.key_length", c.DModel/c.NHeads)
+		if v := r.int("attention.value_length", c.DHead); v != c.DHead && r.err == nil {
+			r.err = fmt.Errorf("transformer: %s: %s.attention.value_length = %d differs from the key length %d, which the runtime does not support", f.Path, arch, v, c.DHead)
+		}
 	}
-	switch arch {
-	case "gpt2":
+	if arch == "gpt2" {
 		c.NormEps = float32(r.float("attention.layer_norm_epsilon", 1e-5))
-	case "llama":
+	} else {
 		c.NormEps = float32(r.float("attention.layer_norm_rms_epsilon", 1e-5))
 		c.RopeDim = r.int("rope.dimension_count", c.DHead)
 		c.RopeBase = r.float("rope.freq_base", 10000)
+		c.RopeBaseSliding = c.RopeBase
+		c.RopeScale = r.ropeScale()
+	}
+	if c.NHeads > 0 && c.DHead > 0 {
+		c.AttnScale = float32(1 / math.Sqrt(float64(c.DHead)))
+	}
+	switch arch {
+	case "qwen2", "qwen3", "phi3":
+		c.RopeNeox = true
+	case "gemma2":
+		c.RopeNeox = true
+		readGemma2Config(&c, &r)
 	}
 	if r.err != nil {
 		return c, r.err
 	}
-	return c, c.check(f.Path)
+	return c, c.check(f)
 }
 
-func (c Config) check(path string) error {
+// readGemma2Config reads gemma2's soft-capping, sliding-window and query
+// scale settings. Its defaults are llama.cpp's (src/models/gemma2.cpp,
+// commit 80fb11a): soft caps 50 (attention) and 30 (logits), and a window
+// of 4096 on every even block. Queries are scaled by 1/sqrt(d_head), except
+// in the 46-block (27B) model, which scales by 1/sqrt(d_model/n_heads).
+func readGemma2Config(c *Config, r *metaReader) {
+	c.AttnSoftCap = float32(r.float("attn_logit_softcapping", 50))
+	c.FinalSoftCap = float32(r.float("final_logit_softcapping", 30))
+	c.SlidingWindow = r.int("attention.sliding_window", 4096)
+	c.SlidingPeriod = r.int("attention.sliding_window_pattern", 2)
+	c.RopeBaseSliding = r.float("rope.freq_base_swa", c.RopeBase)
+	if c.NLayers == 46 && c.NHeads > 0 {
+		c.AttnScale = float32(1 / math.Sqrt(float64(c.DModel/c.NHeads)))
+	}
+}
+
+// ropeScale returns the RoPE position scale of rope.scaling.type and
+// rope.scaling.factor: 1/factor for linear scaling, 1 without scaling.
+func (r *metaReader) ropeScale() float64 {
+	kind, ok := r.f.String(r.arch + ".rope.scaling.type")
+	if !ok {
+		kind = "linear" // llama.cpp's default; without a factor it is no scaling
+	}
+	factor := r.float("rope.scaling.factor", 0)
+	switch {
+	case kind == "none" || factor == 0 || factor == 1:
+		return 1
+	case kind == "linear" && factor > 0:
+		return 1 / factor
+	}
+	if r.err == nil {
+		// TODO: YaRN and LongRoPE scaling are not implemented.
+		r.err = fmt.Errorf("transformer: %s: %s.rope.scaling.type = %q with factor %g is not supported (supported: none, linear)", r.f.Path, r.arch, kind, factor)
+	}
+	return 1
+}
+
+func (c Config) check(f *gguf.File) error {
 	bad := func(field string, value any, why string) error {
-		return fmt.Errorf("transformer: %s: %s.%s = %v: %s", path, c.Arch, field, value, why)
+		return fmt.Errorf("transformer: %s: %s.%s = %v: %s", f.Path, c.Arch, field, value, why)
 	}
 	for _, d := range []struct {
 		field string
@@ -77,10 +171,15 @@ func (c Config) check(path string) error {
 	if c.NHeads%c.NKVHeads != 0 {
 		return bad("attention.head_count_kv", c.NKVHeads, fmt.Sprintf("must divide the head count %d", c.NHeads))
 	}
-	// NOTE: both supported architectures have d_model = n_heads·d_head;
-	// architectures with a separate key_length will relax this.
-	if c.DHead*c.NHeads != c.DModel {
+	// A file without attention.key_length has d_head = d_model/n_heads, so
+	// n_heads must divide d_model. With the key it may differ, as in
+	// gemma2, qwen3 and Mistral Nemo.
+	_, hasKeyLength := f.Value(c.Arch + ".attention.key_length")
+	if !hasKeyLength && c.DHead*c.NHeads != c.DModel {
 		return bad("attention.head_count", c.NHeads, fmt.Sprintf("must divide the embedding length %d", c.DModel))
+	}
+	if c.DHead <= 0 || c.DHead > maxDimension {
+		return bad("attention.key_length", c.DHead, fmt.Sprintf("must be in [1, %d]", maxDimension))
 	}
 	if c.RopeDim < 0 || c.RopeDim > c.DHead || c.RopeDim%2 != 0 {
 		return bad("rope.dimension_count", c.RopeDim, fmt.Sprintf("must be even and at most the head width %d", c.DHead))
@@ -90,6 +189,15 @@ func (c Config) check(path string) error {
 	}
 	if c.RopeDim > 0 && !(c.RopeBase > 0) {
 		return bad("rope.freq_base", c.RopeBase, "must be positive")
+	}
+	if c.RopeDim > 0 && !(c.RopeBaseSliding > 0) {
+		return bad("rope.freq_base_swa", c.RopeBaseSliding, "must be positive")
+	}
+	if c.AttnSoftCap < 0 || math.IsNaN(float64(c.AttnSoftCap)) {
+		return bad("attn_logit_softcapping", c.AttnSoftCap, "must not be negative")
+	}
+	if c.FinalSoftCap < 0 || math.IsNaN(float64(c.FinalSoftCap)) {
+		return bad("final_logit_softcapping", c.FinalSoftCap, "must not be negative")
 	}
 	return nil
 }

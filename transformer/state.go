@@ -10,6 +10,7 @@ type State struct {
 	capacity int         // token slots per sequence
 	length   int         // slots filled
 	real     []bool      // [batch, capacity]: slot holds a real token
+	pos      []int32     // [batch, capacity]: position id of the slot's token
 	nextPos  []int32     // [batch]: position id of the sequence's next real token
 	k, v     [][]float32 // per block [batch, capacity, n_kv_heads, d_head]; keys after RoPE
 	partial  bool        // a run started past block 0, so lower blocks' caches are empty
@@ -29,6 +30,7 @@ func (m *Model) NewState(batch, capacity int) (*State, error) {
 		batch:    batch,
 		capacity: capacity,
 		real:     make([]bool, batch*capacity),
+		pos:      make([]int32, batch*capacity),
 		nextPos:  make([]int32, batch),
 		k:        make([][]float32, m.NLayers),
 		v:        make([][]float32, m.NLayers),
