@@ -1,7 +1,7 @@
-// Package transformer runs GPT-2 and Llama-family language models from GGUF
-// files in float32, with a forward hook at every TransformerLens-named point
-// (see package hooks), a KV cache for incremental decoding, batched runs with
-// left padding, and generation.
+// Package transformer runs GPT-2 and Llama-family language models (llama,
+// qwen2) from GGUF files in float32. It has a forward hook at every
+// TransformerLens-named point (see package hooks), a KV cache for
+// incremental decoding, batched runs with left padding, and generation.
 package transformer
 
 import (
@@ -68,7 +68,7 @@ func newModel(f *gguf.File) (*Model, error) {
 		return nil, fmt.Errorf("transformer: %s: missing metadata key general.architecture", f.Path)
 	}
 	switch arch {
-	case "gpt2", "llama":
+	case "gpt2", "llama", "qwen2":
 	default:
 		return nil, unsupportedArch(f.Path, arch)
 	}
@@ -90,6 +90,10 @@ func newModel(f *gguf.File) (*Model, error) {
 		m.arch = w
 	case "llama":
 		w := &llamaWeights{}
+		err = bindWeights(f, cfg, w)
+		m.arch = w
+	case "qwen2":
+		w := &qwen2Weights{}
 		err = bindWeights(f, cfg, w)
 		m.arch = w
 	}

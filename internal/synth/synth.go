@@ -1,6 +1,6 @@
 // Package synth writes GGUF models with seeded random weights, laid out as
-// llama.cpp's gpt2 and llama architectures expect them, for tests and
-// benchmarks.
+// llama.cpp's gpt2, llama, qwen2, qwen3, phi3 and gemma2 architectures
+// expect them, for tests and benchmarks.
 //
 // The weights are random, but their scales give trained-model numerics.
 // Residual-stream activations stay of order 1 through the layers, attention
@@ -15,31 +15,50 @@ package synth
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/interp-go/interp/gguf"
 )
 
 // Architectures that Write supports, as written to general.architecture.
 const (
-	ArchGPT2  = "gpt2"
-	ArchLlama = "llama"
+	ArchGPT2   = "gpt2"
+	ArchLlama  = "llama"
+	ArchQwen2  = "qwen2"  // llama with Q, K and V biases
+	ArchQwen3  = "qwen3"  // llama with per-head Q and K RMSNorm
+	ArchPhi3   = "phi3"   // fused QKV and gate-up projections
+	ArchGemma2 = "gemma2" // post-norms, GELU-gated MLP, tied output
 )
+
+// archs lists the architectures that Write supports.
+var archs = []string{ArchGPT2, ArchLlama, ArchQwen2, ArchQwen3, ArchPhi3, ArchGemma2}
 
 // Options describe the model that Write produces. Zero fields take the
 // defaults listed beside them.
 type Options struct {
-	Arch string // ArchGPT2 or ArchLlama
+	Arch string // one of the Arch constants
 	Name string // general.name, or empty for a name built from the shape and seed
 
 	NLayers  int     // number of transformer blocks
-	DModel   int     // residual stream width, a multiple of NHeads
+	DModel   int     // residual stream width, a multiple of NHeads unless HeadDim is set
 	NHeads   int     // number of attention (query) heads
-	NKVHeads int     // llama key/value heads, a divisor of NHeads (0 means NHeads, which gpt2 always uses)
+	NKVHeads int     // key/value heads, a divisor of NHeads (0 means NHeads, which gpt2 always uses)
+	HeadDim  int     // head width, written as attention.key_length and value_length (0 means DModel/NHeads, unwritten); not for gpt2
 	DMLP     int     // MLP hidden width (0 means 4*DModel)
 	NCtx     int     // context length, which is also gpt2's number of learned positions
-	RopeDim  int     // llama RoPE dimensions per head, even (0 means DModel/NHeads)
-	RopeBase float32 // llama RoPE frequency base (0 means 10000)
-	Eps      float32 // LayerNorm (gpt2) or RMSNorm (llama) epsilon (0 means 1e-5)
+	RopeDim  int     // RoPE dimensions per head, even (0 means the head width); not for gpt2
+	RopeBase float32 // RoPE frequency base (0 means 10000); not for gpt2
+	Eps      float32 // LayerNorm (gpt2) or RMSNorm (the others) epsilon (0 means 1e-5)
+
+	// AttnSoftCap and FinalSoftCap are gemma2's attn_logit_softcapping and
+	// final_logit_softcapping; 0 leaves the key out, so llama.cpp uses its
+	// defaults of 50 and 30.
+	AttnSoftCap  float32
+	FinalSoftCap float32
+	// SlidingWindow is written as attention.sliding_window when positive
+	// (gemma2 and phi3 only).
+	SlidingWindow int
 
 	Seed uint64
 
@@ -51,7 +70,7 @@ type Options struct {
 	// EmbedType is the tensor type of token_embd.weight, from the same set.
 	EmbedType gguf.Type
 	// Tied omits output.weight, so llama.cpp projects the logits with
-	// token_embd.weight, as GPT-2 does.
+	// token_embd.weight, as GPT-2 does. gemma2 is always tied.
 	Tied bool
 
 	// VocabPath names a GGUF file (vocab-only files such as llama.cpp's
@@ -126,9 +145,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Eps == 0 {
 		o.Eps = 1e-5
 	}
-	if o.Arch == ArchLlama {
+	if o.Arch == ArchGemma2 {
+		o.Tied = true
+	}
+	if o.Arch != ArchGPT2 {
 		if o.RopeDim == 0 && o.NHeads > 0 {
-			o.RopeDim = o.DModel / o.NHeads
+			o.RopeDim = o.headDim()
 		}
 		if o.RopeBase == 0 {
 			o.RopeBase = 10000
@@ -148,21 +170,33 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: %s", ErrInvalidOptions, fmt.Sprintf(format, args...))
 	}
 
-	if o.Arch != ArchGPT2 && o.Arch != ArchLlama {
-		return invalid("architecture %q is not %q or %q", o.Arch, ArchGPT2, ArchLlama)
+	if !slices.Contains(archs, o.Arch) {
+		return invalid("architecture %q is not one of %s", o.Arch, strings.Join(archs, ", "))
 	}
 	if o.NLayers <= 0 || o.DModel <= 0 || o.NHeads <= 0 || o.DMLP <= 0 || o.NCtx <= 0 {
 		return invalid("layers %d, d_model %d, heads %d, d_mlp %d and context %d must all be positive",
 			o.NLayers, o.DModel, o.NHeads, o.DMLP, o.NCtx)
 	}
-	if o.DModel%o.NHeads != 0 {
+	if o.HeadDim == 0 && o.DModel%o.NHeads != 0 {
 		return invalid("d_model %d is not a multiple of the head count %d", o.DModel, o.NHeads)
+	}
+	if o.HeadDim < 0 || o.HeadDim > 0 && o.Arch == ArchGPT2 {
+		return invalid("head width %d must be 0 for gpt2 and not negative", o.HeadDim)
+	}
+	if o.AttnSoftCap < 0 || o.FinalSoftCap < 0 || o.SlidingWindow < 0 {
+		return invalid("soft caps %g, %g and sliding window %d must not be negative", o.AttnSoftCap, o.FinalSoftCap, o.SlidingWindow)
+	}
+	if (o.AttnSoftCap != 0 || o.FinalSoftCap != 0) && o.Arch != ArchGemma2 {
+		return invalid("soft caps are gemma2 settings, not %s ones", o.Arch)
+	}
+	if o.SlidingWindow != 0 && o.Arch != ArchGemma2 && o.Arch != ArchPhi3 {
+		return invalid("a sliding window is a gemma2 or phi3 setting, not a %s one", o.Arch)
 	}
 	if o.NKVHeads <= 0 || o.NHeads%o.NKVHeads != 0 {
 		return invalid("head count %d is not a multiple of the key/value head count %d", o.NHeads, o.NKVHeads)
 	}
-	if o.Arch == ArchLlama {
-		dHead := o.DModel / o.NHeads
+	if o.Arch != ArchGPT2 {
+		dHead := o.headDim()
 		if o.RopeDim <= 0 || o.RopeDim%2 != 0 || o.RopeDim > dHead {
 			return invalid("RoPE dimension %d must be even and in 2..d_head (%d)", o.RopeDim, dHead)
 		}
@@ -198,8 +232,19 @@ func (o Options) validate() error {
 		if o.MatrixType == gguf.TypeQ8_0 && o.DMLP%block != 0 {
 			return invalid("d_mlp %d is not a multiple of the Q8_0 block size %d", o.DMLP, block)
 		}
+		if o.MatrixType == gguf.TypeQ8_0 && o.NHeads*o.headDim()%block != 0 {
+			return invalid("n_heads·d_head %d is not a multiple of the Q8_0 block size %d", o.NHeads*o.headDim(), block)
+		}
 	}
 	return nil
+}
+
+// headDim returns the width of one attention head.
+func (o Options) headDim() int {
+	if o.HeadDim > 0 {
+		return o.HeadDim
+	}
+	return o.DModel / o.NHeads
 }
 
 // fileType returns llama.cpp's general.file_type (enum llama_ftype) for the
@@ -241,11 +286,26 @@ func addMetadata(w *gguf.Writer, o Options, vocab vocabulary) error {
 		entries = append(entries, gguf.KV{Key: "gpt2.attention.layer_norm_epsilon", Value: o.Eps})
 	} else {
 		entries = append(entries,
-			gguf.KV{Key: "llama.attention.head_count_kv", Value: uint32(o.NKVHeads)},
-			gguf.KV{Key: "llama.attention.layer_norm_rms_epsilon", Value: o.Eps},
-			gguf.KV{Key: "llama.rope.dimension_count", Value: uint32(o.RopeDim)},
-			gguf.KV{Key: "llama.rope.freq_base", Value: o.RopeBase},
+			gguf.KV{Key: a + ".attention.head_count_kv", Value: uint32(o.NKVHeads)},
+			gguf.KV{Key: a + ".attention.layer_norm_rms_epsilon", Value: o.Eps},
+			gguf.KV{Key: a + ".rope.dimension_count", Value: uint32(o.RopeDim)},
+			gguf.KV{Key: a + ".rope.freq_base", Value: o.RopeBase},
 		)
+	}
+	if o.HeadDim > 0 {
+		entries = append(entries,
+			gguf.KV{Key: a + ".attention.key_length", Value: uint32(o.HeadDim)},
+			gguf.KV{Key: a + ".attention.value_length", Value: uint32(o.HeadDim)},
+		)
+	}
+	if o.AttnSoftCap > 0 {
+		entries = append(entries, gguf.KV{Key: a + ".attn_logit_softcapping", Value: o.AttnSoftCap})
+	}
+	if o.FinalSoftCap > 0 {
+		entries = append(entries, gguf.KV{Key: a + ".final_logit_softcapping", Value: o.FinalSoftCap})
+	}
+	if o.SlidingWindow > 0 {
+		entries = append(entries, gguf.KV{Key: a + ".attention.sliding_window", Value: uint32(o.SlidingWindow)})
 	}
 	entries = append(entries, vocab.kv...)
 

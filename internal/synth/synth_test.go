@@ -176,6 +176,70 @@ func TestWriteLlamaLayout(t *testing.T) {
 	checkTensors(t, f, want, types)
 }
 
+// TestWriteFamilyLayouts checks the tensors that set each Llama-family
+// architecture apart, with head width 32 (attention.key_length) so that
+// n_heads·d_head = 128 differs from d_model = 64.
+func TestWriteFamilyLayouts(t *testing.T) {
+	tests := []struct {
+		arch    string
+		present map[string][]uint64 // tensors of block 0 (and the model), GGUF dims
+		absent  []string
+		keys    map[string]uint64
+	}{
+		{ArchQwen2, map[string][]uint64{
+			"blk.0.attn_q.bias": {128}, "blk.0.attn_k.bias": {64}, "blk.0.attn_v.bias": {64},
+			"blk.0.attn_q.weight": {64, 128}, "blk.0.attn_output.weight": {128, 64},
+		}, nil, nil},
+		{ArchQwen3, map[string][]uint64{
+			"blk.0.attn_q_norm.weight": {32}, "blk.0.attn_k_norm.weight": {32},
+		}, []string{"blk.0.attn_q.bias"}, nil},
+		{ArchPhi3, map[string][]uint64{
+			"blk.0.attn_qkv.weight": {64, 128 + 2*64}, "blk.0.ffn_up.weight": {64, 2 * 96},
+		}, []string{"blk.0.attn_q.weight", "blk.0.ffn_gate.weight"}, map[string]uint64{"phi3.attention.sliding_window": 8}},
+		{ArchGemma2, map[string][]uint64{
+			"blk.0.post_attention_norm.weight": {64}, "blk.0.post_ffw_norm.weight": {64},
+		}, []string{"output.weight"}, map[string]uint64{"gemma2.attention.sliding_window": 8}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arch, func(t *testing.T) {
+			opts := tinyLlama()
+			opts.Arch, opts.HeadDim, opts.RopeDim = tt.arch, 32, 32
+			if tt.arch == ArchPhi3 || tt.arch == ArchGemma2 {
+				opts.SlidingWindow = 8
+			}
+			f := writeAndOpen(t, opts)
+
+			checkUint(t, f, tt.arch+".attention.key_length", 32)
+			checkUint(t, f, tt.arch+".attention.value_length", 32)
+			checkUint(t, f, tt.arch+".attention.head_count_kv", 2)
+			for key, want := range tt.keys {
+				checkUint(t, f, key, want)
+			}
+			index := tensorIndex(f)
+			for name, dims := range tt.present {
+				if ti, ok := index[name]; !ok {
+					t.Errorf("tensor %s missing", name)
+				} else if !slices.Equal(ti.Dims, dims) {
+					t.Errorf("tensor %s dims %v, want %v", name, ti.Dims, dims)
+				}
+			}
+			for _, name := range tt.absent {
+				if _, ok := index[name]; ok {
+					t.Errorf("tensor %s present, want absent", name)
+				}
+			}
+		})
+	}
+}
+
+func TestWriteGemma2SoftCaps(t *testing.T) {
+	opts := tinyLlama()
+	opts.Arch, opts.AttnSoftCap, opts.FinalSoftCap = ArchGemma2, 50, 30
+	f := writeAndOpen(t, opts)
+	checkFloat(t, f, "gemma2.attn_logit_softcapping", 50)
+	checkFloat(t, f, "gemma2.final_logit_softcapping", 30)
+}
+
 func TestWriteSyntheticVocab(t *testing.T) {
 	f := writeAndOpen(t, tinyGPT2())
 
@@ -383,6 +447,9 @@ func TestWriteInvalidOptions(t *testing.T) {
 			o.EmbedType = gguf.TypeQ8_0
 			o.DModel, o.NHeads, o.NKVHeads, o.RopeDim = 48, 4, 2, 12
 		}},
+		{"negative head width", func(o *Options) { o.HeadDim = -8 }},
+		{"soft cap outside gemma2", func(o *Options) { o.AttnSoftCap = 50 }},
+		{"sliding window on llama", func(o *Options) { o.SlidingWindow = 4 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,9 +75,14 @@ func (t tensor) size() int {
 // addTensors generates every weight of the model and adds it to w.
 func addTensors(w *gguf.Writer, o Options, vocabSize int) error {
 	var specs []tensor
-	if o.Arch == ArchGPT2 {
+	switch o.Arch {
+	case ArchGPT2:
 		specs = gpt2Tensors(o, vocabSize)
-	} else {
+	case ArchPhi3:
+		specs = phi3Tensors(o, vocabSize)
+	case ArchGemma2:
+		specs = gemma2Tensors(o, vocabSize)
+	default:
 		specs = llamaTensors(o, vocabSize)
 	}
 
@@ -142,9 +147,12 @@ func gpt2Tensors(o Options, vocabSize int) []tensor {
 // llamaTensors lists the tensors of llama.cpp's llama architecture
 // (src/models/llama.cpp): RMSNorm without bias, separate Q, K and V
 // projections with grouped-query K and V, and a SwiGLU MLP, no biases.
+// qwen2 (src/models/qwen2.cpp) adds biases to Q, K and V, and qwen3
+// (src/models/qwen3.cpp) adds the per-head RMSNorm weights attn_q_norm and
+// attn_k_norm of d_head values.
 func llamaTensors(o Options, vocabSize int) []tensor {
 	d, ff := o.DModel, o.DMLP
-	dHead := d / o.NHeads
+	dHead := o.headDim()
 	qDim, kvDim := o.NHeads*dHead, o.NKVHeads*dHead
 
 	specs := []tensor{matrix("token_embd.weight", vocabSize, d, o.EmbedType, embedGain)}
@@ -155,6 +163,14 @@ func llamaTensors(o Options, vocabSize int) []tensor {
 			matrix(p+"attn_q.weight", qDim, d, o.MatrixType, queryKeyGain),
 			matrix(p+"attn_k.weight", kvDim, d, o.MatrixType, queryKeyGain),
 			matrix(p+"attn_v.weight", kvDim, d, o.MatrixType, projectionGain),
+		)
+		switch o.Arch {
+		case ArchQwen2:
+			specs = append(specs, bias(p+"attn_q.bias", qDim), bias(p+"attn_k.bias", kvDim), bias(p+"attn_v.bias", kvDim))
+		case ArchQwen3:
+			specs = append(specs, normWeight(p+"attn_q_norm.weight", dHead), normWeight(p+"attn_k_norm.weight", dHead))
+		}
+		specs = append(specs,
 			matrix(p+"attn_output.weight", d, qDim, o.MatrixType, projectionGain),
 			normWeight(p+"ffn_norm.weight", d),
 			matrix(p+"ffn_gate.weight", ff, d, o.MatrixType, projectionGain),
@@ -207,4 +223,67 @@ func appendRandom(out []float32, src *rand.PCG, n int, mean, std float64) []floa
 		out = append(out, float32(mean+float64((sum-2)*scale)))
 	}
 	return out
+}
+
+// phi3Tensors lists the tensors of llama.cpp's phi3 architecture
+// (src/models/phi3.cpp): RMSNorm, a fused attn_qkv whose rows are Q, K and
+// V (K and V with n_kv_heads heads), and a fused ffn_up. The rows of ffn_up
+// are the SwiGLU gate and then the up projection.
+func phi3Tensors(o Options, vocabSize int) []tensor {
+	d, ff := o.DModel, o.DMLP
+	dHead := o.headDim()
+	qDim, kvDim := o.NHeads*dHead, o.NKVHeads*dHead
+	qkStd := queryKeyGain / math.Sqrt(float64(d))
+	projStd := projectionGain / math.Sqrt(float64(d))
+
+	specs := []tensor{matrix("token_embd.weight", vocabSize, d, o.EmbedType, embedGain)}
+	for l := range o.NLayers {
+		p := "blk." + strconv.Itoa(l) + "."
+		specs = append(specs,
+			normWeight(p+"attn_norm.weight", d),
+			tensor{name: p + "attn_qkv.weight", shape: []int{qDim + 2*kvDim, d}, typ: o.MatrixType,
+				parts: []tensorPart{{"q", qDim, qkStd}, {"k", kvDim, qkStd}, {"v", kvDim, projStd}}},
+			matrix(p+"attn_output.weight", d, qDim, o.MatrixType, projectionGain),
+			normWeight(p+"ffn_norm.weight", d),
+			tensor{name: p + "ffn_up.weight", shape: []int{2 * ff, d}, typ: o.MatrixType,
+				parts: []tensorPart{{"gate", ff, projStd}, {"up", ff, projStd}}},
+			matrix(p+"ffn_down.weight", d, ff, o.MatrixType, projectionGain),
+		)
+	}
+	specs = append(specs, normWeight("output_norm.weight", d))
+	if !o.Tied {
+		specs = append(specs, matrix("output.weight", vocabSize, d, o.MatrixType, embedGain))
+	}
+	return specs
+}
+
+// gemma2Tensors lists the tensors of llama.cpp's gemma2 architecture
+// (src/models/gemma2.cpp): the llama tensors plus RMSNorm weights after
+// attention (post_attention_norm) and after the MLP (post_ffw_norm), and no
+// output.weight, because the output is always the token embedding. Norm
+// weights are drawn around 1 because llama.cpp's converter stores Gemma's
+// 1 + w.
+func gemma2Tensors(o Options, vocabSize int) []tensor {
+	d, ff := o.DModel, o.DMLP
+	dHead := o.headDim()
+	qDim, kvDim := o.NHeads*dHead, o.NKVHeads*dHead
+
+	specs := []tensor{matrix("token_embd.weight", vocabSize, d, o.EmbedType, embedGain)}
+	for l := range o.NLayers {
+		p := "blk." + strconv.Itoa(l) + "."
+		specs = append(specs,
+			normWeight(p+"attn_norm.weight", d),
+			matrix(p+"attn_q.weight", qDim, d, o.MatrixType, queryKeyGain),
+			matrix(p+"attn_k.weight", kvDim, d, o.MatrixType, queryKeyGain),
+			matrix(p+"attn_v.weight", kvDim, d, o.MatrixType, projectionGain),
+			matrix(p+"attn_output.weight", d, qDim, o.MatrixType, projectionGain),
+			normWeight(p+"post_attention_norm.weight", d),
+			normWeight(p+"ffn_norm.weight", d),
+			matrix(p+"ffn_gate.weight", ff, d, o.MatrixType, projectionGain),
+			matrix(p+"ffn_up.weight", ff, d, o.MatrixType, projectionGain),
+			matrix(p+"ffn_down.weight", d, ff, o.MatrixType, projectionGain),
+			normWeight(p+"post_ffw_norm.weight", d),
+		)
+	}
+	return append(specs, normWeight("output_norm.weight", d))
 }

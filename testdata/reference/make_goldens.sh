@@ -66,3 +66,24 @@ for m in gpt2-tiny llama-tiny llama-tiny-q8; do
 		--clean-ids "$clean" --corrupt-ids "$corrupt" --answer-id "$answer" --wrong-id "$wrong" \
 		--json "validation/$m.json"
 done
+
+# The Llama-family fixtures: logits from the reference and from llama.cpp,
+# and a trace. Their synthetic byte-level vocabulary gives one token per
+# byte, so llama.cpp's tokenizer serves them as it does the others.
+for m in qwen2-tiny mistral-tiny; do
+	model=../$m.gguf
+	short=$($PY oracle.py tokenize "$model" "$SHORT")
+	long=$($PY oracle.py tokenize "$model" "$LONG")
+	trace=$($PY oracle.py tokenize "$model" "$TRACE_LLAMA")
+
+	$PY reference.py logits "$model" --ids "$short" --ids "$long" --out "golden/$m.logits.npz"
+	$PY reference.py trace "$model" --ids "$trace" --out "golden/$m.trace.npz"
+
+	i=0
+	for ids in "$short" "$long"; do
+		$PY "$INTERP_ORACLE/llamacpp_logits.py" "$model" --tokens "$ids" --all-positions --out "$TMP/$m.$i.npz"
+		i=$((i + 1))
+	done
+	$PY reference.py pack-logits "$model" --ids "$short" --ids "$long" \
+		--full "$TMP/$m.0.npz" --full "$TMP/$m.1.npz" --out "golden/$m.llamacpp.npz"
+done

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Float64 NumPy reference for GPT-2 and Llama GGUF models, independent of interp.
+"""Float64 NumPy reference for GPT-2 and Llama-family GGUF models, independent of interp.
 
 It reads a GGUF file itself (F32, F16, BF16 and Q8_0 tensors), runs the
-forward pass the way llama.cpp's `gpt2` and `llama` graphs compute it, and
-records every TransformerLens-named hook point. The Go runtime is tested
-against the golden files this script writes, never against itself.
+forward pass the way llama.cpp's `gpt2`, `llama`, `qwen2`, `qwen3`, `phi3`
+and `gemma2` graphs compute it, and records every TransformerLens-named
+hook point. The Go runtime is tested against the golden files this script
+writes, never against itself.
 
 Subcommands:
   trace  MODEL --ids 1,2,3 --out trace.npz
@@ -27,6 +28,13 @@ suffix):
   subset_ids       int64 [k]           k = 256 ids spread evenly over the vocabulary
 The subset keeps the goldens small, because full logits at every position
 take seq * vocab * 4 bytes.
+
+Where the Llama-family architectures place their hook points:
+  qwen3   attn.hook_q and hook_k after the per-head RMSNorm, before RoPE.
+  gemma2  hook_embed after the sqrt(d_model) scaling; hook_attn_out and
+          hook_mlp_out after the post-attention and post-MLP norms.
+  gemma2  attn.hook_attn_scores after soft-capping; keys outside a
+          sliding window are masked (-inf) like future keys.
 
 Hook shapes (one sequence, no batch dimension): residual-stream hooks
 [seq, d_model]; attn.hook_q, hook_rot_q and hook_z [seq, n_heads, d_head];
@@ -152,16 +160,23 @@ class GGUFFile:
 
 # ---------------------------------------------------------------- model
 
+ARCHS = ("gpt2", "llama", "qwen2", "qwen3", "phi3", "gemma2")
+
+# Architectures whose RoPE is llama.cpp's NEOX type (llama_model_rope_type in
+# src/llama-model.cpp): dimension i pairs with i + rope_dim/2.
+NEOX_ROPE = ("qwen2", "qwen3", "phi3", "gemma2")
+
+
 class Model:
-    """Configuration and float64 weights of a gpt2 or llama GGUF."""
+    """Configuration and float64 weights of a GGUF of one of ARCHS."""
 
     def __init__(self, path):
         f = GGUFFile(path)
         self.path = path
 
         self.arch = f.kv.get("general.architecture")
-        if self.arch not in ("gpt2", "llama"):
-            raise SystemExit(f"{path}: architecture {self.arch!r} is not supported (gpt2 or llama)")
+        if self.arch not in ARCHS:
+            raise SystemExit(f"{path}: architecture {self.arch!r} is not supported ({', '.join(ARCHS)})")
         a = self.arch
         self.n_layers = int(f.kv[f"{a}.block_count"])
         self.d_model = int(f.kv[f"{a}.embedding_length"])
@@ -169,37 +184,63 @@ class Model:
         self.n_kv_heads = int(f.kv.get(f"{a}.attention.head_count_kv", self.n_heads))
         self.d_mlp = int(f.kv[f"{a}.feed_forward_length"])
         self.n_ctx = int(f.kv[f"{a}.context_length"])
-        self.d_head = self.d_model // self.n_heads
+        self.d_head = int(f.kv.get(f"{a}.attention.key_length", self.d_model // self.n_heads))
+        if int(f.kv.get(f"{a}.attention.value_length", self.d_head)) != self.d_head:
+            raise SystemExit(f"{path}: value_length differs from key_length, which this reference does not support")
+        # Attention settings that only gemma2 changes: score scale, soft caps,
+        # sliding window (0: none) on blocks where L % swa_period < swa_period - 1.
+        self.attn_scale = 1.0 / math.sqrt(self.d_head)
+        self.attn_soft_cap = self.final_soft_cap = 0.0
+        self.window, self.swa_period = 0, 0
         if a == "gpt2":
             self.eps = float(f.kv["gpt2.attention.layer_norm_epsilon"])
         else:
-            self.eps = float(f.kv["llama.attention.layer_norm_rms_epsilon"])
-            self.rope_dim = int(f.kv.get("llama.rope.dimension_count", self.d_head))
-            self.rope_base = float(f.kv.get("llama.rope.freq_base", 10000.0))
-            if "llama.rope.scaling.type" in f.kv and f.kv["llama.rope.scaling.type"] != "none":
+            self.eps = float(f.kv[f"{a}.attention.layer_norm_rms_epsilon"])
+            self.rope_dim = int(f.kv.get(f"{a}.rope.dimension_count", self.d_head))
+            self.rope_base = float(f.kv.get(f"{a}.rope.freq_base", 10000.0))
+            self.rope_base_swa = self.rope_base
+            self.rope_neox = a in NEOX_ROPE
+            if f.kv.get(f"{a}.rope.scaling.type", "none") != "none" and f.kv.get(f"{a}.rope.scaling.factor", 0) not in (0, 1):
                 raise SystemExit(f"{path}: RoPE scaling is not supported by this reference")
+        if a == "gemma2":
+            # Defaults and the 27B (46-block) query scale as in llama.cpp's
+            # src/models/gemma2.cpp.
+            self.attn_soft_cap = float(f.kv.get("gemma2.attn_logit_softcapping", 50.0))
+            self.final_soft_cap = float(f.kv.get("gemma2.final_logit_softcapping", 30.0))
+            self.window = int(f.kv.get("gemma2.attention.sliding_window", 4096))
+            self.swa_period = int(f.kv.get("gemma2.attention.sliding_window_pattern", 2))
+            self.rope_base_swa = float(f.kv.get("gemma2.rope.freq_base_swa", self.rope_base))
+            if self.n_layers == 46:
+                self.attn_scale = 1.0 / math.sqrt(self.d_model // self.n_heads)
 
         unknown = sorted(set(f.tensors) - set(self.known_tensors()))
         if unknown:
             raise SystemExit(f"{path}: tensors this reference does not implement: {', '.join(unknown[:8])}")
         self.types = {name: f.type_name(name) for name in f.tensors}
         self.w = {name: f.tensor(name) for name in f.tensors}
-        self.tied = "output.weight" not in self.w
+        self.tied = "output.weight" not in self.w or a == "gemma2"
         if self.tied:
             self.w["output.weight"] = self.w["token_embd.weight"]
         self.vocab_size = self.w["token_embd.weight"].shape[0]
 
     def known_tensors(self):
         """Return the names of every tensor that the forward pass reads, optional biases included."""
+        names = ["token_embd.weight", "output_norm.weight", "output.weight"]
         if self.arch == "gpt2":
-            names = ["token_embd.weight", "position_embd.weight", "output_norm.weight", "output_norm.bias",
-                     "output.weight"]
+            names += ["position_embd.weight", "output_norm.bias"]
             with_bias = ["attn_norm", "attn_qkv", "attn_output", "ffn_norm", "ffn_up", "ffn_down"]
             weight_only = []
+        elif self.arch == "phi3":
+            with_bias = ["attn_qkv", "attn_output", "ffn_up", "ffn_down"]
+            weight_only = ["attn_norm", "ffn_norm"]
         else:
-            names = ["token_embd.weight", "output_norm.weight", "output.weight"]
             with_bias = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]
             weight_only = ["attn_norm", "ffn_norm"]
+            if self.arch == "qwen3":
+                weight_only += ["attn_q_norm", "attn_k_norm"]
+            if self.arch == "gemma2":
+                names.remove("output.weight")
+                weight_only += ["post_attention_norm", "post_ffw_norm"]
         for L in range(self.n_layers):
             names += [f"blk.{L}.{t}.{kind}" for t in with_bias for kind in ("weight", "bias")]
             names += [f"blk.{L}.{t}.weight" for t in weight_only]
@@ -209,9 +250,17 @@ class Model:
         c = dict(arch=self.arch, n_layers=self.n_layers, d_model=self.d_model, n_heads=self.n_heads,
                  n_kv_heads=self.n_kv_heads, d_head=self.d_head, d_mlp=self.d_mlp, n_ctx=self.n_ctx,
                  vocab_size=self.vocab_size, eps=self.eps, tied=self.tied)
-        if self.arch == "llama":
-            c.update(rope_dim=self.rope_dim, rope_base=self.rope_base)
+        if self.arch != "gpt2":
+            c.update(rope_dim=self.rope_dim, rope_base=self.rope_base, rope_neox=self.rope_neox)
+        if self.arch == "gemma2":
+            c.update(attn_scale=self.attn_scale, attn_soft_cap=self.attn_soft_cap,
+                     final_soft_cap=self.final_soft_cap, window=self.window, swa_period=self.swa_period,
+                     rope_base_swa=self.rope_base_swa)
         return c
+
+    def sliding(self, L):
+        """Return whether block L attends through the sliding window (llama.cpp's set_swa_pattern)."""
+        return self.window > 0 and (self.swa_period == 0 or L % self.swa_period < self.swa_period - 1)
 
 
 def gelu_tanh(x):
@@ -230,10 +279,11 @@ def softmax_rows(scores):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def rope(x, positions, rope_dim, base):
-    """Rotate adjacent pairs (x[2i], x[2i+1]), i < rope_dim/2, of each head by
-    pos * base^(-2i/rope_dim), as ggml's GGML_ROPE_TYPE_NORMAL, the rope type
-    of llama.cpp's `llama` architecture. Dims >= rope_dim pass through.
+def rope(x, positions, rope_dim, base, neox=False):
+    """Rotate pair i < rope_dim/2 of each head by pos * base^(-2i/rope_dim).
+    The pair is (x[2i], x[2i+1]) for ggml's GGML_ROPE_TYPE_NORMAL, the rope
+    type of llama.cpp's `llama` architecture, and (x[i], x[i + rope_dim/2])
+    for GGML_ROPE_TYPE_NEOX (neox=True). Dims >= rope_dim pass through.
 
     x: [seq, heads, d_head]."""
     i = np.arange(rope_dim // 2, dtype=np.float64)
@@ -241,10 +291,13 @@ def rope(x, positions, rope_dim, base):
     cos = np.cos(theta)[:, None, :]
     sin = np.sin(theta)[:, None, :]
     out = x.copy()
-    even = x[..., 0:rope_dim:2]
-    odd = x[..., 1:rope_dim:2]
-    out[..., 0:rope_dim:2] = even * cos - odd * sin
-    out[..., 1:rope_dim:2] = even * sin + odd * cos
+    if neox:
+        first, second = slice(0, rope_dim // 2), slice(rope_dim // 2, rope_dim)
+    else:
+        first, second = slice(0, rope_dim, 2), slice(1, rope_dim, 2)
+    a, b = x[..., first], x[..., second]
+    out[..., first] = a * cos - b * sin
+    out[..., second] = a * sin + b * cos
     return out
 
 
@@ -279,17 +332,29 @@ def rms_norm(rec, prefix, x, eps):
     return rec(prefix + "hook_normalized", x / scale)
 
 
-def attention(rec, prefix, q, k, v, n_heads, n_kv_heads):
+def attention(rec, prefix, q, k, v, n_heads, n_kv_heads, scale=None, soft_cap=0.0, window=0):
     """Return hook_z [seq, n_heads, d_head] of causal attention over q
     [seq, n_heads, d_head] and k, v [seq, n_kv_heads, d_head]. Query head h
-    reads KV head h // (n_heads / n_kv_heads), as ggml broadcasts."""
+    reads KV head h // (n_heads / n_kv_heads), as ggml broadcasts.
+
+    Scores are q.k * scale (default 1/sqrt(d_head)), then
+    soft_cap * tanh(score / soft_cap) when soft_cap > 0. With window > 0,
+    key j is masked for query i when i - j >= window, as llama.cpp's
+    LLAMA_SWA_TYPE_STANDARD."""
     seq, _, d_head = q.shape
+    if scale is None:
+        scale = 1.0 / math.sqrt(d_head)
     group = n_heads // n_kv_heads
     k_per_head = np.repeat(k, group, axis=1)
     v_per_head = np.repeat(v, group, axis=1)
-    scores = np.einsum("qhd,khd->hqk", q, k_per_head) / math.sqrt(d_head)
-    future = np.triu(np.ones((seq, seq), dtype=bool), k=1)
-    scores = rec(prefix + "hook_attn_scores", np.where(future[None], -np.inf, scores))
+    scores = np.einsum("qhd,khd->hqk", q, k_per_head) * scale
+    if soft_cap > 0:
+        scores = soft_cap * np.tanh(scores / soft_cap)
+    i, j = np.meshgrid(np.arange(seq), np.arange(seq), indexing="ij")
+    masked = j > i
+    if window > 0:
+        masked |= i - j >= window
+    scores = rec(prefix + "hook_attn_scores", np.where(masked[None], -np.inf, scores))
     pattern = rec(prefix + "hook_pattern", softmax_rows(scores))
     return rec(prefix + "hook_z", np.einsum("hqk,khd->qhd", pattern, v_per_head))
 
@@ -322,25 +387,59 @@ def linear(w, x, name):
     return y
 
 
+def plain_rms_norm(x, weight, eps):
+    """Return an RMSNorm over the last axis times weight, without hook points."""
+    return x / np.sqrt((x ** 2).mean(axis=-1, keepdims=True) + eps) * weight
+
+
 def llama_block(m, rec, L, x, positions):
+    """Run one block of llama, qwen2 (biased Q, K, V), qwen3 (per-head Q and
+    K norms), phi3 (fused QKV and gate-up) or gemma2 (post-norms, GELU gate,
+    soft caps, sliding window)."""
     w, s, p = m.w, f"blocks.{L}.", f"blk.{L}."
     seq, d = x.shape
+    q_width, kv_width = m.n_heads * m.d_head, m.n_kv_heads * m.d_head
 
     h = rms_norm(rec, s + "ln1.", x, m.eps) * w[p + "attn_norm.weight"]
-    q = rec(s + "attn.hook_q", linear(w, h, p + "attn_q").reshape(seq, m.n_heads, m.d_head))
-    k = rec(s + "attn.hook_k", linear(w, h, p + "attn_k").reshape(seq, m.n_kv_heads, m.d_head))
-    v = rec(s + "attn.hook_v", linear(w, h, p + "attn_v").reshape(seq, m.n_kv_heads, m.d_head))
-    q = rec(s + "attn.hook_rot_q", rope(q, positions, m.rope_dim, m.rope_base))
-    k = rec(s + "attn.hook_rot_k", rope(k, positions, m.rope_dim, m.rope_base))
-    z = attention(rec, s + "attn.", q, k, v, m.n_heads, m.n_kv_heads)
-    attn_out = rec(s + "hook_attn_out", linear(w, z.reshape(seq, m.n_heads * m.d_head), p + "attn_output"))
+    if m.arch == "phi3":
+        qkv = linear(w, h, p + "attn_qkv")  # rows [Q; K; V]
+        q, k, v = qkv[:, :q_width], qkv[:, q_width:q_width + kv_width], qkv[:, q_width + kv_width:]
+    else:
+        q, k, v = linear(w, h, p + "attn_q"), linear(w, h, p + "attn_k"), linear(w, h, p + "attn_v")
+    q = q.reshape(seq, m.n_heads, m.d_head)
+    k = k.reshape(seq, m.n_kv_heads, m.d_head)
+    if m.arch == "qwen3":
+        q = plain_rms_norm(q, w[p + "attn_q_norm.weight"], m.eps)
+        k = plain_rms_norm(k, w[p + "attn_k_norm.weight"], m.eps)
+    q = rec(s + "attn.hook_q", q)
+    k = rec(s + "attn.hook_k", k)
+    v = rec(s + "attn.hook_v", v.reshape(seq, m.n_kv_heads, m.d_head))
+    sliding = m.sliding(L)
+    base = m.rope_base_swa if sliding else m.rope_base
+    q = rec(s + "attn.hook_rot_q", rope(q, positions, m.rope_dim, base, m.rope_neox))
+    k = rec(s + "attn.hook_rot_k", rope(k, positions, m.rope_dim, base, m.rope_neox))
+    z = attention(rec, s + "attn.", q, k, v, m.n_heads, m.n_kv_heads,
+                  m.attn_scale, m.attn_soft_cap, m.window if sliding else 0)
+    attn_out = linear(w, z.reshape(seq, q_width), p + "attn_output")
+    if m.arch == "gemma2":
+        attn_out = plain_rms_norm(attn_out, w[p + "post_attention_norm.weight"], m.eps)
+    attn_out = rec(s + "hook_attn_out", attn_out)
     mid = rec(s + "hook_resid_mid", x + attn_out)
 
     h = rms_norm(rec, s + "ln2.", mid, m.eps) * w[p + "ffn_norm.weight"]
-    gate = rec(s + "mlp.hook_pre", linear(w, h, p + "ffn_gate"))
-    up = rec(s + "mlp.hook_pre_linear", linear(w, h, p + "ffn_up"))
-    post = rec(s + "mlp.hook_post", silu(gate) * up)
-    mlp_out = rec(s + "hook_mlp_out", linear(w, post, p + "ffn_down"))
+    if m.arch == "phi3":
+        gate_up = linear(w, h, p + "ffn_up")  # rows [gate; up]
+        gate, up = gate_up[:, :m.d_mlp], gate_up[:, m.d_mlp:]
+    else:
+        gate, up = linear(w, h, p + "ffn_gate"), linear(w, h, p + "ffn_up")
+    gate = rec(s + "mlp.hook_pre", gate)
+    up = rec(s + "mlp.hook_pre_linear", up)
+    activation = gelu_tanh if m.arch == "gemma2" else silu
+    post = rec(s + "mlp.hook_post", activation(gate) * up)
+    mlp_out = linear(w, post, p + "ffn_down")
+    if m.arch == "gemma2":
+        mlp_out = plain_rms_norm(mlp_out, w[p + "post_ffw_norm.weight"], m.eps)
+    mlp_out = rec(s + "hook_mlp_out", mlp_out)
     return mid + mlp_out
 
 
@@ -356,7 +455,10 @@ def forward(m, ids, hook=None):
     w = m.w
     positions = np.arange(seq)
 
-    x = rec("hook_embed", w["token_embd.weight"][ids])
+    x = w["token_embd.weight"][ids]
+    if m.arch == "gemma2":
+        x = x * math.sqrt(m.d_model)
+    x = rec("hook_embed", x)
     if m.arch == "gpt2":
         x = x + rec("hook_pos_embed", w["position_embd.weight"][positions])
     for L in range(m.n_layers):
@@ -371,7 +473,10 @@ def forward(m, ids, hook=None):
         h = layer_norm(rec, "ln_final.", x, m.eps) * w["output_norm.weight"] + w["output_norm.bias"]
     else:
         h = rms_norm(rec, "ln_final.", x, m.eps) * w["output_norm.weight"]
-    return h @ w["output.weight"].T, rec.cache
+    logits = h @ w["output.weight"].T
+    if m.final_soft_cap > 0:
+        logits = m.final_soft_cap * np.tanh(logits / m.final_soft_cap)
+    return logits, rec.cache
 
 
 # ---------------------------------------------------------------- activation patching
