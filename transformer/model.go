@@ -1,5 +1,5 @@
 // Package transformer runs GPT-2 and Llama-family language models (llama,
-// qwen2) from GGUF files in float32. It has a forward hook at every
+// qwen2, qwen3) from GGUF files in float32. It has a forward hook at every
 // TransformerLens-named point (see package hooks), a KV cache for
 // incremental decoding, batched runs with left padding, and generation.
 package transformer
@@ -68,7 +68,7 @@ func newModel(f *gguf.File) (*Model, error) {
 		return nil, fmt.Errorf("transformer: %s: missing metadata key general.architecture", f.Path)
 	}
 	switch arch {
-	case "gpt2", "llama", "qwen2":
+	case "gpt2", "llama", "qwen2", "qwen3":
 	default:
 		return nil, unsupportedArch(f.Path, arch)
 	}
@@ -94,6 +94,10 @@ func newModel(f *gguf.File) (*Model, error) {
 		m.arch = w
 	case "qwen2":
 		w := &qwen2Weights{}
+		err = bindWeights(f, cfg, w)
+		m.arch = w
+	case "qwen3":
+		w := &qwen3Weights{}
 		err = bindWeights(f, cfg, w)
 		m.arch = w
 	}
