@@ -1,6 +1,6 @@
 // Package transformer runs GPT-2 and Llama-family language models (llama,
-// qwen2, qwen3) from GGUF files in float32. It has a forward hook at every
-// TransformerLens-named point (see package hooks), a KV cache for
+// qwen2, qwen3, phi3) from GGUF files in float32. It has a forward hook at
+// every TransformerLens-named point (see package hooks), a KV cache for
 // incremental decoding, batched runs with left padding, and generation.
 package transformer
 
@@ -68,7 +68,7 @@ func newModel(f *gguf.File) (*Model, error) {
 		return nil, fmt.Errorf("transformer: %s: missing metadata key general.architecture", f.Path)
 	}
 	switch arch {
-	case "gpt2", "llama", "qwen2", "qwen3":
+	case "gpt2", "llama", "qwen2", "qwen3", "phi3":
 	default:
 		return nil, unsupportedArch(f.Path, arch)
 	}
@@ -99,6 +99,10 @@ func newModel(f *gguf.File) (*Model, error) {
 	case "qwen3":
 		w := &qwen3Weights{}
 		err = bindWeights(f, cfg, w)
+		m.arch = w
+	case "phi3":
+		w := &phi3Weights{}
+		err = bindPhi3(f, cfg, w)
 		m.arch = w
 	}
 	if err != nil {

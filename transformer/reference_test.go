@@ -125,9 +125,11 @@ var logitGoldens = []struct {
 	{"llama-tiny-q8", "llamacpp", 1},
 	{"qwen2-tiny", "logits", 1e-4},
 	{"qwen3-tiny", "logits", 1e-4},
+	{"phi3-tiny", "logits", 1e-4},
 	{"mistral-tiny", "logits", 1e-4},
 	{"qwen2-tiny", "llamacpp", 1e-3},
 	{"qwen3-tiny", "llamacpp", 1e-3},
+	{"phi3-tiny", "llamacpp", 1e-3},
 	{"mistral-tiny", "llamacpp", 1e-3},
 }
 
@@ -145,7 +147,7 @@ func TestLogitsMatchReference(t *testing.T) {
 
 func TestTraceMatchesReference(t *testing.T) {
 	for _, name := range []string{"gpt2-tiny", "llama-tiny", "llama-tiny-q8",
-		"qwen2-tiny", "qwen3-tiny", "mistral-tiny"} {
+		"qwen2-tiny", "qwen3-tiny", "phi3-tiny", "mistral-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := loadModel(t, fixture(t, name+".gguf"))
 			g := openGolden(t, name+".trace.npz")
