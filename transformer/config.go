@@ -242,7 +242,7 @@ func (r *metaReader) float(key string, def float64) float64 {
 }
 
 // supportedArchs lists the architectures the runtime implements.
-var supportedArchs = []string{"gpt2", "llama", "qwen2", "qwen3", "phi3"}
+var supportedArchs = []string{"gpt2", "llama", "qwen2", "qwen3", "phi3", "gemma2"}
 
 // ErrUnsupportedArch is wrapped by the error Load returns for an
 // architecture the runtime does not implement.

@@ -1,7 +1,7 @@
 // Package transformer runs GPT-2 and Llama-family language models (llama,
-// qwen2, qwen3, phi3) from GGUF files in float32. It has a forward hook at
-// every TransformerLens-named point (see package hooks), a KV cache for
-// incremental decoding, batched runs with left padding, and generation.
+// qwen2, qwen3, phi3, gemma2) from GGUF files in float32. It has a forward
+// hook at every TransformerLens-named point (see package hooks), a KV cache
+// for incremental decoding, batched runs with left padding, and generation.
 package transformer
 
 import (
@@ -68,7 +68,7 @@ func newModel(f *gguf.File) (*Model, error) {
 		return nil, fmt.Errorf("transformer: %s: missing metadata key general.architecture", f.Path)
 	}
 	switch arch {
-	case "gpt2", "llama", "qwen2", "qwen3", "phi3":
+	case "gpt2", "llama", "qwen2", "qwen3", "phi3", "gemma2":
 	default:
 		return nil, unsupportedArch(f.Path, arch)
 	}
@@ -103,6 +103,10 @@ func newModel(f *gguf.File) (*Model, error) {
 	case "phi3":
 		w := &phi3Weights{}
 		err = bindPhi3(f, cfg, w)
+		m.arch = w
+	case "gemma2":
+		w := &gemma2Weights{}
+		err = bindWeights(f, cfg, w)
 		m.arch = w
 	}
 	if err != nil {

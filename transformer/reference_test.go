@@ -112,7 +112,8 @@ func checkLogits(t *testing.T, m *Model, g *golden, suffix string, tol float64) 
 // llama.cpp rounds activations to f16 before a matrix product with F16
 // weights (gpt2-tiny's tied output) and quantizes them to Q8_0 before a
 // Q8_0 product (every product of llama-tiny-q8), and computes GELU from an
-// f16 table, so its goldens allow that rounding.
+// f16 table, so its goldens allow that rounding. In gemma2-tiny's GELU gate
+// that table alone puts llama.cpp up to 2.5e-3 from the reference.
 var logitGoldens = []struct {
 	model, source string
 	tol           float64
@@ -126,10 +127,12 @@ var logitGoldens = []struct {
 	{"qwen2-tiny", "logits", 1e-4},
 	{"qwen3-tiny", "logits", 1e-4},
 	{"phi3-tiny", "logits", 1e-4},
+	{"gemma2-tiny", "logits", 1e-4},
 	{"mistral-tiny", "logits", 1e-4},
 	{"qwen2-tiny", "llamacpp", 1e-3},
 	{"qwen3-tiny", "llamacpp", 1e-3},
 	{"phi3-tiny", "llamacpp", 1e-3},
+	{"gemma2-tiny", "llamacpp", 5e-3},
 	{"mistral-tiny", "llamacpp", 1e-3},
 }
 
@@ -147,7 +150,7 @@ func TestLogitsMatchReference(t *testing.T) {
 
 func TestTraceMatchesReference(t *testing.T) {
 	for _, name := range []string{"gpt2-tiny", "llama-tiny", "llama-tiny-q8",
-		"qwen2-tiny", "qwen3-tiny", "phi3-tiny", "mistral-tiny"} {
+		"qwen2-tiny", "qwen3-tiny", "phi3-tiny", "gemma2-tiny", "mistral-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := loadModel(t, fixture(t, name+".gguf"))
 			g := openGolden(t, name+".trace.npz")
