@@ -93,7 +93,8 @@ func (r *run) applyBlockRoPE(l int, x []float32, heads int) { r.rotate(x, heads,
 
 // rotate applies RoPE to x [rows, heads, d_head] in place, as llama.cpp's
 // ggml_rope_ext does without YaRN: dimension pair i of the first RopeDim
-// dimensions of each head turns by the angle RopeScale·pos·base^(−2i/RopeDim).
+// dimensions of each head turns by the angle RopeScale·pos·base^(−2i/RopeDim),
+// divided by the file's rope_freqs.weight[i] when it has that tensor.
 // The pair is (x[2i], x[2i+1]) for rope type NORM (the llama architecture)
 // and (x[i], x[i+RopeDim/2]) for type NEOX (RopeNeox). Dimensions from
 // RopeDim on pass through unchanged.
@@ -103,6 +104,9 @@ func (r *run) rotate(x []float32, heads int, base float64) {
 	freqs := make([]float64, half)
 	for j := range freqs {
 		freqs[j] = math.Pow(base, -2*float64(j)/float64(c.RopeDim))
+		if r.m.ropeFactors != nil {
+			freqs[j] /= float64(r.m.ropeFactors[j])
+		}
 	}
 	stride, offset := 2, 1 // NORM: pair j is (2j, 2j+1)
 	if c.RopeNeox {

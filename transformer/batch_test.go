@@ -8,7 +8,8 @@ import (
 // fixtureModels lists the committed fixtures that batching and caching
 // tests run on, one per architecture and weight layout.
 var fixtureModels = []string{"gpt2-tiny.gguf", "llama-tiny.gguf", "llama-tiny-q8.gguf",
-	"qwen2-tiny.gguf", "qwen3-tiny.gguf", "phi3-tiny.gguf", "gemma2-tiny.gguf", "mistral-tiny.gguf"}
+	"qwen2-tiny.gguf", "qwen3-tiny.gguf", "phi3-tiny.gguf", "gemma2-tiny.gguf", "mistral-tiny.gguf",
+	"llama31-tiny.gguf"}
 
 // testPrompts returns prompts of different lengths, as token ids with the
 // tokenizer's BOS where the model adds one.

@@ -19,10 +19,11 @@ type Model struct {
 	Config
 	Tokenizer *tokenizer.Tokenizer
 
-	file   *gguf.File
-	arch   architecture
-	points []hooks.Point // every hook point of this model, in forward order
-	names  []string      // names[i] is points[i].Name()
+	file        *gguf.File
+	arch        architecture
+	ropeFactors []float32     // per-pair RoPE frequency divisors, or nil
+	points      []hooks.Point // every hook point of this model, in forward order
+	names       []string      // names[i] is points[i].Name()
 }
 
 // architecture is one model family's weights and forward pass over blocks.
@@ -112,8 +113,35 @@ func newModel(f *gguf.File) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.ropeFactors, err = readRopeFactors(f, cfg); err != nil {
+		return nil, err
+	}
 	m.points, m.names = hookPoints(cfg.NLayers, m.arch)
 	return m, nil
+}
+
+// readRopeFactors reads rope_freqs.weight, the per-pair frequency divisors
+// that Llama 3.1 and later files carry for their long-context RoPE
+// scaling, or returns nil when the file has none.
+func readRopeFactors(f *gguf.File, c Config) ([]float32, error) {
+	const name = "rope_freqs.weight"
+	info, ok := f.Tensor(name)
+	if !ok {
+		return nil, nil
+	}
+	if c.RopeDim == 0 || info.NumElements() != uint64(c.RopeDim/2) {
+		return nil, fmt.Errorf("transformer: %s: tensor %q has dimensions %v, want [%d] (half the RoPE dimensions)", f.Path, name, info.Dims, c.RopeDim/2)
+	}
+	factors, err := f.TensorFloat32(name)
+	if err != nil {
+		return nil, fmt.Errorf("transformer: %s: %w", f.Path, err)
+	}
+	for i, v := range factors {
+		if !(v > 0) {
+			return nil, fmt.Errorf("transformer: %s: tensor %q: factor %d is %g, want a positive number", f.Path, name, i, v)
+		}
+	}
+	return factors, nil
 }
 
 // Close releases the model file's mapping.

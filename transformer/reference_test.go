@@ -129,11 +129,13 @@ var logitGoldens = []struct {
 	{"phi3-tiny", "logits", 1e-4},
 	{"gemma2-tiny", "logits", 1e-4},
 	{"mistral-tiny", "logits", 1e-4},
+	{"llama31-tiny", "logits", 1e-4},
 	{"qwen2-tiny", "llamacpp", 1e-3},
 	{"qwen3-tiny", "llamacpp", 1e-3},
 	{"phi3-tiny", "llamacpp", 1e-3},
 	{"gemma2-tiny", "llamacpp", 5e-3},
 	{"mistral-tiny", "llamacpp", 1e-3},
+	{"llama31-tiny", "llamacpp", 1e-3},
 }
 
 func TestLogitsMatchReference(t *testing.T) {
@@ -150,7 +152,7 @@ func TestLogitsMatchReference(t *testing.T) {
 
 func TestTraceMatchesReference(t *testing.T) {
 	for _, name := range []string{"gpt2-tiny", "llama-tiny", "llama-tiny-q8",
-		"qwen2-tiny", "qwen3-tiny", "phi3-tiny", "gemma2-tiny", "mistral-tiny"} {
+		"qwen2-tiny", "qwen3-tiny", "phi3-tiny", "gemma2-tiny", "mistral-tiny", "llama31-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := loadModel(t, fixture(t, name+".gguf"))
 			g := openGolden(t, name+".trace.npz")

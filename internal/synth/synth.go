@@ -50,6 +50,9 @@ type Options struct {
 	RopeDim  int     // RoPE dimensions per head, even (0 means the head width); not for gpt2
 	RopeBase float32 // RoPE frequency base (0 means 10000); not for gpt2
 	Eps      float32 // LayerNorm (gpt2) or RMSNorm (the others) epsilon (0 means 1e-5)
+	// RopeFactors, when set, is written as rope_freqs.weight (llama only):
+	// one frequency divisor per RoPE dimension pair, as Llama 3.1 files have.
+	RopeFactors []float32
 
 	// AttnSoftCap and FinalSoftCap are gemma2's attn_logit_softcapping and
 	// final_logit_softcapping; 0 leaves the key out, so llama.cpp uses its
@@ -176,6 +179,9 @@ func (o Options) validate() error {
 	if o.NLayers <= 0 || o.DModel <= 0 || o.NHeads <= 0 || o.DMLP <= 0 || o.NCtx <= 0 {
 		return invalid("layers %d, d_model %d, heads %d, d_mlp %d and context %d must all be positive",
 			o.NLayers, o.DModel, o.NHeads, o.DMLP, o.NCtx)
+	}
+	if o.RopeFactors != nil && (o.Arch != ArchLlama || len(o.RopeFactors) != o.RopeDim/2) {
+		return invalid("RoPE factors need the llama architecture and one factor per RoPE dimension pair (%d), got %d", o.RopeDim/2, len(o.RopeFactors))
 	}
 	if o.HeadDim == 0 && o.DModel%o.NHeads != 0 {
 		return invalid("d_model %d is not a multiple of the head count %d", o.DModel, o.NHeads)

@@ -44,6 +44,7 @@ type tensor struct {
 	mean  float64
 	std   float64
 	parts []tensorPart // when set, rows are drawn part by part with their own std
+	fixed []float32    // when set, the tensor's values, drawn from no distribution
 }
 
 // tensorPart is a block of rows of a fused matrix, such as the Q, K and V
@@ -182,6 +183,11 @@ func llamaTensors(o Options, vocabSize int) []tensor {
 	if !o.Tied {
 		specs = append(specs, matrix("output.weight", vocabSize, d, o.MatrixType, embedGain))
 	}
+	if o.RopeFactors != nil {
+		// Llama 3.1's long-context RoPE: llama.cpp divides the frequency of
+		// pair i by rope_freqs.weight[i].
+		specs = append(specs, tensor{name: "rope_freqs.weight", shape: []int{len(o.RopeFactors)}, typ: gguf.TypeF32, fixed: o.RopeFactors})
+	}
 	return specs
 }
 
@@ -189,6 +195,9 @@ func llamaTensors(o Options, vocabSize int) []tensor {
 // tensor) has its own random stream, seeded by the model seed and its name,
 // so adding or reordering tensors leaves the others unchanged.
 func (t tensor) values(seed uint64) []float32 {
+	if t.fixed != nil {
+		return t.fixed
+	}
 	out := make([]float32, 0, t.size())
 	if t.parts == nil {
 		return appendRandom(out, newStream(seed, t.name), t.size(), t.mean, t.std)

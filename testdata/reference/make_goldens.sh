@@ -70,7 +70,7 @@ done
 # The Llama-family fixtures: logits from the reference and from llama.cpp,
 # and a trace. Their synthetic byte-level vocabulary gives one token per
 # byte, so llama.cpp's tokenizer serves them as it does the others.
-for m in qwen2-tiny qwen3-tiny phi3-tiny gemma2-tiny mistral-tiny; do
+for m in qwen2-tiny qwen3-tiny phi3-tiny gemma2-tiny mistral-tiny llama31-tiny; do
 	model=../$m.gguf
 	short=$($PY oracle.py tokenize "$model" "$SHORT")
 	long=$($PY oracle.py tokenize "$model" "$LONG")

@@ -225,7 +225,7 @@ class Model:
 
     def known_tensors(self):
         """Return the names of every tensor that the forward pass reads, optional biases included."""
-        names = ["token_embd.weight", "output_norm.weight", "output.weight"]
+        names = ["token_embd.weight", "output_norm.weight", "output.weight", "rope_freqs.weight"]
         if self.arch == "gpt2":
             names += ["position_embd.weight", "output_norm.bias"]
             with_bias = ["attn_norm", "attn_qkv", "attn_output", "ffn_norm", "ffn_up", "ffn_down"]
@@ -279,15 +279,20 @@ def softmax_rows(scores):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def rope(x, positions, rope_dim, base, neox=False):
-    """Rotate pair i < rope_dim/2 of each head by pos * base^(-2i/rope_dim).
+def rope(x, positions, rope_dim, base, neox=False, factors=None):
+    """Rotate pair i < rope_dim/2 of each head by pos * base^(-2i/rope_dim),
+    divided by factors[i] when the file has rope_freqs.weight (Llama 3.1's
+    long-context RoPE, as ggml_rope_ext applies its freq_factors).
     The pair is (x[2i], x[2i+1]) for ggml's GGML_ROPE_TYPE_NORMAL, the rope
     type of llama.cpp's `llama` architecture, and (x[i], x[i + rope_dim/2])
     for GGML_ROPE_TYPE_NEOX (neox=True). Dims >= rope_dim pass through.
 
     x: [seq, heads, d_head]."""
     i = np.arange(rope_dim // 2, dtype=np.float64)
-    theta = positions[:, None].astype(np.float64) * base ** (-2.0 * i / rope_dim)  # [seq, rope_dim/2]
+    freqs = base ** (-2.0 * i / rope_dim)
+    if factors is not None:
+        freqs = freqs / factors.astype(np.float64)
+    theta = positions[:, None].astype(np.float64) * freqs  # [seq, rope_dim/2]
     cos = np.cos(theta)[:, None, :]
     sin = np.sin(theta)[:, None, :]
     out = x.copy()
@@ -416,8 +421,9 @@ def llama_block(m, rec, L, x, positions):
     v = rec(s + "attn.hook_v", v.reshape(seq, m.n_kv_heads, m.d_head))
     sliding = m.sliding(L)
     base = m.rope_base_swa if sliding else m.rope_base
-    q = rec(s + "attn.hook_rot_q", rope(q, positions, m.rope_dim, base, m.rope_neox))
-    k = rec(s + "attn.hook_rot_k", rope(k, positions, m.rope_dim, base, m.rope_neox))
+    factors = m.w.get("rope_freqs.weight")
+    q = rec(s + "attn.hook_rot_q", rope(q, positions, m.rope_dim, base, m.rope_neox, factors))
+    k = rec(s + "attn.hook_rot_k", rope(k, positions, m.rope_dim, base, m.rope_neox, factors))
     z = attention(rec, s + "attn.", q, k, v, m.n_heads, m.n_kv_heads,
                   m.attn_scale, m.attn_soft_cap, m.window if sliding else 0)
     attn_out = linear(w, z.reshape(seq, q_width), p + "attn_output")
