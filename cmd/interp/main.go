@@ -1,6 +1,7 @@
 // Command interp looks inside GGUF language models: it inspects and runs
-// them, records TransformerLens-named activations, and runs activation
-// patching. Without --model it uses a small GPT-2 embedded in the binary.
+// them, records TransformerLens-named activations, runs activation
+// patching and measures forward-pass speed. Without --model it uses a small
+// GPT-2 embedded in the binary.
 package main
 
 import (
@@ -49,13 +50,15 @@ func newRootCommand() *cobra.Command {
 and exposes every activation under its TransformerLens hook name, such as
 blocks.0.hook_resid_pre. It supports the gpt2 and llama architectures.
 
-Every command takes --model PATH. Without it, the command uses a small GPT-2
-with random weights that is embedded in the binary, so each example below
-works from any directory.
+Every command takes --model, a GGUF file path or the name of a model in the
+local ollama store (such as llama3.2:1b). Without it, the command uses a small
+GPT-2 with random weights that is embedded in the binary, so each example
+below works from any directory.
 
 Examples:
   interp patch                       # activation patching on the bundled demo task
   interp inspect --model model.gguf  # architecture, shapes and tensors
+  interp inspect --model llama3.2:1b # a model pulled with ollama
   interp logits --prompt "The capital of France is" --top 5`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -68,7 +71,7 @@ Examples:
 		},
 	}
 	flags := root.PersistentFlags()
-	flags.StringVar(&a.modelPath, "model", "", "GGUF model `file` to run (default: the bundled gpt2-tiny demo model)")
+	flags.StringVar(&a.modelPath, "model", "", "model to run: a GGUF file `path` or an ollama model name such as llama3.2:1b (default: the bundled gpt2-tiny demo model)")
 	flags.BoolVar(&a.jsonOut, "json", false, "print the result as JSON on stdout, for scripts")
 	flags.BoolVar(&a.verbose, "verbose", false, "log debug messages (timings, token counts) on stderr")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
@@ -82,6 +85,7 @@ Examples:
 		newGenerateCommand(a),
 		newTraceCommand(a),
 		newPatchCommand(a),
+		newBenchCommand(a),
 	)
 	return root
 }
