@@ -157,8 +157,10 @@ func TestDequantizeErrors(t *testing.T) {
 		wantIs  error
 		wantMsg string
 	}{
-		{"K-quant", 256, 144, TypeQ4_K, ErrUnsupportedType, "gguf: unsupported tensor type Q4_K (supported: F32, F16, BF16, Q8_0)"},
-		{"Q4_0", 32, 18, TypeQ4_0, ErrUnsupportedType, "unsupported tensor type Q4_0"},
+		{"IQ type", 256, 136, TypeIQ4_XS, ErrUnsupportedType, "gguf: unsupported tensor type IQ4_XS (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)"},
+		{"Q8_K", 256, 292, TypeQ8_K, ErrUnsupportedType, "unsupported tensor type Q8_K"},
+		{"partial K-quant block", 255, 144, TypeQ4_K, nil, "255 values are not a whole number of Q4_K blocks of 256"},
+		{"short Q4_0 source", 64, 35, TypeQ4_0, nil, "64 Q4_0 values take 36 bytes, got 35"},
 		{"unknown", 1, 1, Type(77), ErrUnknownType, "unknown tensor type Type(77)"},
 		{"removed", 32, 18, Type(31), ErrUnknownType, "unknown tensor type Q4_0_4_4"},
 		{"partial block", 31, 34, TypeQ8_0, nil, "31 values are not a whole number of Q8_0 blocks of 32"},

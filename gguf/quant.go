@@ -36,7 +36,7 @@ func Float32ToBF16(f float32) uint16 {
 // (as ggml's reference quantize_row_q8_0_ref). Other known types give an
 // error wrapping ErrUnsupportedType.
 func Quantize(dst []byte, src []float32, t Type) error {
-	if err := checkConvert(len(src), len(dst), t); err != nil {
+	if err := checkConvert(len(src), len(dst), t, quantTypes); err != nil {
 		return fmt.Errorf("gguf: %w", err)
 	}
 	le := binary.LittleEndian

@@ -342,7 +342,7 @@ func TestOpenDirectory(t *testing.T) {
 
 func TestTensorAccessErrors(t *testing.T) {
 	w := NewWriter()
-	if err := w.AddTensor("q4k", TypeQ4_K, []uint64{256}, make([]byte, 144)); err != nil {
+	if err := w.AddTensor("iq4", TypeIQ4_XS, []uint64{256}, make([]byte, 136)); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.AddFloat32("f32", TypeF32, []uint64{2}, []float32{1, 2}); err != nil {
@@ -357,16 +357,17 @@ func TestTensorAccessErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, err = f.TensorFloat32("q4k")
+	_, err = f.TensorFloat32("iq4")
 	if !errors.Is(err, ErrUnsupportedType) {
-		t.Errorf("TensorFloat32(q4k): error %v does not wrap ErrUnsupportedType", err)
+		t.Errorf("TensorFloat32(iq4): error %v does not wrap ErrUnsupportedType", err)
 	}
-	want := `gguf: ` + path + `: tensor "q4k": unsupported tensor type Q4_K (supported: F32, F16, BF16, Q8_0)`
+	want := `gguf: ` + path + `: tensor "iq4": unsupported tensor type IQ4_XS ` +
+		`(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)`
 	if err == nil || err.Error() != want {
-		t.Errorf("TensorFloat32(q4k): error %q, want %q", err, want)
+		t.Errorf("TensorFloat32(iq4): error %q, want %q", err, want)
 	}
-	if raw, err := f.TensorBytes("q4k"); err != nil || len(raw) != 144 {
-		t.Errorf("TensorBytes(q4k) = %d bytes, %v; want 144 bytes", len(raw), err)
+	if raw, err := f.TensorBytes("iq4"); err != nil || len(raw) != 136 {
+		t.Errorf("TensorBytes(iq4) = %d bytes, %v; want 136 bytes", len(raw), err)
 	}
 
 	if _, err := f.TensorBytes("nope"); !errors.Is(err, ErrTensorNotFound) || !strings.Contains(err.Error(), `"nope"`) {

@@ -37,12 +37,13 @@ func (f *File) TensorBytes(name string) ([]byte, error) {
 }
 
 // TensorFloat32 returns the values of the tensor called name as float32,
-// ne0 varying fastest. Tensors of type F16, BF16 and Q8_0 are decoded into
-// a new slice. An F32 tensor whose data is 4-byte aligned is returned
-// without a copy on little-endian hosts: that slice aliases the read-only
-// mapping, so callers must not write to it, and it is valid only until
-// Close. Other types give an error wrapping ErrUnsupportedType that names
-// the tensor.
+// ne0 varying fastest. Tensors of the types that [Dequantize] converts
+// (F16, BF16, Q8_0, the legacy 4- and 5-bit quants and the K-quants) are
+// decoded into a new slice. An F32 tensor whose data is 4-byte aligned is
+// returned without a copy on little-endian hosts: that slice aliases the
+// read-only mapping, so callers must not write to it, and it is valid only
+// until Close. Other types give an error wrapping ErrUnsupportedType that
+// names the tensor.
 func (f *File) TensorFloat32(name string) ([]float32, error) {
 	raw, err := f.TensorBytes(name)
 	if err != nil {
@@ -54,7 +55,7 @@ func (f *File) TensorFloat32(name string) ([]float32, error) {
 	if typ == TypeF32 && littleEndian && len(raw) > 0 && uintptr(unsafe.Pointer(&raw[0]))%4 == 0 {
 		return unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), n), nil
 	}
-	if err := checkConvert(n, len(raw), typ); err != nil {
+	if err := checkConvert(n, len(raw), typ, dequantTypes); err != nil {
 		return nil, fmt.Errorf("gguf: %s: tensor %q: %w", f.Path, name, err)
 	}
 	out := make([]float32, n)
