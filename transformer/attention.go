@@ -99,26 +99,36 @@ func (r *run) applyBlockRoPE(l int, x []float32, heads int) { r.rotate(x, heads,
 // and (x[i], x[i+RopeDim/2]) for type NEOX (RopeNeox). Dimensions from
 // RopeDim on pass through unchanged.
 func (r *run) rotate(x []float32, heads int, base float64) {
-	c := r.m.Config
+	ropeRotate(r.m, x, r.pos, heads, base, false)
+}
+
+// ropeRotate rotates x [len(pos), heads, d_head] in place as rotate
+// describes, row i by position pos[i]. With inverse it turns by the negated
+// angle, the transpose of the rotation, which carries gradients back.
+func ropeRotate(m *Model, x []float32, pos []int32, heads int, base float64, inverse bool) {
+	c := m.Config
 	half := c.RopeDim / 2
 	freqs := make([]float64, half)
 	for j := range freqs {
 		freqs[j] = math.Pow(base, -2*float64(j)/float64(c.RopeDim))
-		if r.m.ropeFactors != nil {
-			freqs[j] /= float64(r.m.ropeFactors[j])
+		if m.ropeFactors != nil {
+			freqs[j] /= float64(m.ropeFactors[j])
 		}
 	}
 	stride, offset := 2, 1 // NORM: pair j is (2j, 2j+1)
 	if c.RopeNeox {
 		stride, offset = 1, half // NEOX: pair j is (j, j+half)
 	}
-	for i := range r.rows {
-		pos := float64(r.pos[i]) * c.RopeScale
+	for i, p := range pos {
+		angle := float64(p) * c.RopeScale
 		for h := range heads {
 			head := x[(i*heads+h)*c.DHead:][:c.DHead]
 			for j := range half {
 				a, b := stride*j, stride*j+offset
-				sin, cos := math.Sincos(pos * freqs[j])
+				sin, cos := math.Sincos(angle * freqs[j])
+				if inverse {
+					sin = -sin
+				}
 				x0, x1 := float64(head[a]), float64(head[b])
 				head[a] = float32(x0*cos - x1*sin)
 				head[b] = float32(x0*sin + x1*cos)

@@ -35,6 +35,10 @@ type Options struct {
 	// skipped blocks stay empty, so the state cannot run further tokens.
 	StartLayer int
 	StartResid *hooks.Tensor
+
+	// Tape, when set, records the activations that Backward needs. The run
+	// must start from an empty state.
+	Tape *Tape
 }
 
 // Output is the result of a forward call.
@@ -64,6 +68,7 @@ type run struct {
 	pos   []int32 // [rows] position ids
 	resid []float32
 	hooks [][]hooks.Func // by pointIndex; nil without hooks
+	tape  *Tape          // records activations for Backward; nil when not recording
 	err   error
 	s     scratch
 }
@@ -127,6 +132,13 @@ func (m *Model) Forward(st *State, in Input, opts *Options) (*Output, error) {
 		return nil, err
 	}
 	r.allocate()
+	if opts.Tape != nil {
+		if r.past != 0 {
+			return nil, fmt.Errorf("transformer: a run recorded for the backward pass needs an empty state")
+		}
+		opts.Tape.begin(r, opts)
+		r.tape = opts.Tape
+	}
 
 	start := 0
 	if opts.StartLayer > 0 || opts.StartResid != nil {
@@ -247,38 +259,53 @@ func (r *run) startAt(layer int, resid *hooks.Tensor) error {
 }
 
 // hook calls the hooks registered at (layer, kind) on data, whose shape for
-// one sequence is dims (the batch axis is prepended for batches).
+// one sequence is dims (the batch axis is prepended for batches), and then
+// records the value on the run's tape, if any.
 func (r *run) hook(layer int, kind hooks.Kind, data []float32, dims ...int) {
-	if r.hooks == nil || r.err != nil {
+	if r.hooks == nil && r.tape == nil || r.err != nil {
 		return
 	}
 	p := hooks.Point{Layer: layer, Kind: kind}
-	fns := r.hooks[pointIndex(r.m.NLayers, p)]
+	idx := pointIndex(r.m.NLayers, p)
+	if r.hooks != nil {
+		if err := callHooks(r.hooks[idx], p, data, r.batch, dims); err != nil {
+			r.err = fmt.Errorf("transformer: hook at %s: %w", p.Name(), err)
+			return
+		}
+	}
+	if r.tape != nil {
+		r.tape.record(idx, data)
+	}
+}
+
+// callHooks runs fns on data, a tensor whose shape for one sequence is dims
+// (a batch axis of size batch is prepended when batch > 1). A hook may
+// change the data in place or replace the slice with one of equal length.
+func callHooks(fns []hooks.Func, p hooks.Point, data []float32, batch int, dims []int) error {
 	if len(fns) == 0 {
-		return
+		return nil
 	}
 	// A fresh shape slice keeps dims from escaping, so unhooked calls do
 	// not allocate.
 	shape := make([]int, 0, len(dims)+1)
-	if r.batch > 1 {
-		shape = append(shape, r.batch)
+	if batch > 1 {
+		shape = append(shape, batch)
 	}
 	shape = append(shape, dims...)
 	t := &hooks.Tensor{Shape: shape, Data: data}
 	for _, fn := range fns {
 		if err := fn(t, p); err != nil {
-			r.err = fmt.Errorf("transformer: hook at %s: %w", p.Name(), err)
-			return
+			return err
 		}
 		if len(t.Data) != len(data) {
-			r.err = fmt.Errorf("transformer: hook at %s replaced a tensor of %d elements with %d", p.Name(), len(data), len(t.Data))
-			return
+			return fmt.Errorf("hook replaced a tensor of %d elements with %d", len(data), len(t.Data))
 		}
 		if &t.Data[0] != &data[0] {
 			copy(data, t.Data)
 			t.Data = data
 		}
 	}
+	return nil
 }
 
 // hooked reports whether any hook is registered at (layer, kind), so that
@@ -298,10 +325,11 @@ func (r *run) normalize(layer int, scaleKind hooks.Kind, x []float32, w norm) {
 	} else {
 		kernels.RMSNormalize(r.s.normed, r.s.scale, x, d, r.m.NormEps)
 	}
-	if r.hooked(layer, scaleKind) {
+	hooked := r.hooked(layer, scaleKind)
+	r.hook(layer, scaleKind, r.s.scale, r.seq, 1)
+	if hooked {
 		// As in TransformerLens, the input is divided by the hooked scale,
 		// so an edit of the scale reaches the normalized values.
-		r.hook(layer, scaleKind, r.s.scale, r.seq, 1)
 		kernels.DivideRows(r.s.normed, x, r.s.scale, d, r.m.Arch == "gpt2")
 	}
 	r.hook(layer, scaleKind+1, r.s.normed, r.seq, d)

@@ -1,6 +1,8 @@
 package transformer
 
 import (
+	"slices"
+
 	"github.com/interp-go/interp/hooks"
 	"github.com/interp-go/interp/transformer/internal/kernels"
 )
@@ -86,4 +88,52 @@ func (w *gpt2Weights) block(r *run, l int) {
 	r.hook(l, hooks.MLPOut, s.mlpOut, r.seq, d)
 	kernels.Add(r.resid, s.mlpOut)
 	r.hook(l, hooks.ResidPost, r.resid, r.seq, d)
+}
+
+// backwardBlock carries the gradient back through one GPT-2 block, in the
+// reverse order of block.
+func (w *gpt2Weights) backwardBlock(g *grad, l int) {
+	b := &w.Blocks[l]
+	seq, d, dmlp, heads, dh := g.t.seq, g.m.DModel, g.m.DMLP, g.m.NHeads, g.m.DHead
+
+	g.hook(l, hooks.ResidPost, g.resid, seq, d)
+	dmlpOut := slices.Clone(g.resid)
+	g.hook(l, hooks.MLPOut, dmlpOut, seq, d)
+	dpost := g.linear(nil, dmlpOut, g.act(l, hooks.MLPPost), b.Down)
+	g.hook(l, hooks.MLPPost, dpost, seq, dmlp)
+	dpre := g.activation(dpost, g.act(l, hooks.MLPPre), g.act(l, hooks.MLPPost), kernels.GELUGrad)
+	g.hook(l, hooks.MLPPre, dpre, seq, dmlp)
+	dh2 := g.linear(nil, dpre, g.affine(l, hooks.Ln2Normalized, b.MLPNorm), b.Up)
+	kernels.Add(g.resid, g.norm(l, hooks.Ln2Scale, b.MLPNorm, dh2, true))
+	g.hook(l, hooks.ResidMid, g.resid, seq, d)
+
+	dattnOut := slices.Clone(g.resid)
+	g.hook(l, hooks.AttnOut, dattnOut, seq, d)
+	dz := g.linear(nil, dattnOut, g.act(l, hooks.Z), b.AttnOut)
+	g.hook(l, hooks.Z, dz, seq, heads, dh)
+	dq, dk, dv := g.attention(l, dz, hooks.Q, hooks.K)
+	g.hook(l, hooks.V, dv, seq, heads, dh)
+	g.hook(l, hooks.K, dk, seq, heads, dh)
+	g.hook(l, hooks.Q, dq, seq, heads, dh)
+	dqkv := make([]float32, g.t.rows*3*d)
+	for i := range g.t.rows {
+		copy(dqkv[i*3*d:], dq[i*d:(i+1)*d])
+		copy(dqkv[i*3*d+d:], dk[i*d:(i+1)*d])
+		copy(dqkv[i*3*d+2*d:], dv[i*d:(i+1)*d])
+	}
+	dh1 := g.linear(nil, dqkv, g.affine(l, hooks.Ln1Normalized, b.AttnNorm), b.QKV)
+	kernels.Add(g.resid, g.norm(l, hooks.Ln1Scale, b.AttnNorm, dh1, true))
+	g.hook(l, hooks.ResidPre, g.resid, seq, d)
+}
+
+// backwardEmbed hands the gradient at block 0's input to the token and
+// position embeddings, which it reaches unchanged.
+func (w *gpt2Weights) backwardEmbed(g *grad) {
+	seq, d := g.t.seq, g.m.DModel
+	dtok := slices.Clone(g.resid)
+	dpos := slices.Clone(g.resid)
+	g.hook(-1, hooks.PosEmbed, dpos, seq, d)
+	g.hook(-1, hooks.Embed, dtok, seq, d)
+	g.embedRows(w.TokenEmbd, dtok, g.t.ids, 1)
+	g.embedRows(w.PosEmbd, dpos, g.t.pos, 1)
 }

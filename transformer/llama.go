@@ -1,6 +1,8 @@
 package transformer
 
 import (
+	"slices"
+
 	"github.com/interp-go/interp/hooks"
 	"github.com/interp-go/interp/transformer/internal/kernels"
 )
@@ -79,4 +81,69 @@ func (w *llamaWeights) block(r *run, l int) {
 	r.hook(l, hooks.MLPOut, s.mlpOut, r.seq, d)
 	kernels.Add(r.resid, s.mlpOut)
 	r.hook(l, hooks.ResidPost, r.resid, r.seq, d)
+}
+
+// backwardBlock carries the gradient back through one Llama block, in the
+// reverse order of block.
+func (w *llamaWeights) backwardBlock(g *grad, l int) {
+	b := &w.Blocks[l]
+	backwardGatedBlock(g, l, gatedBlock{
+		attnNorm: b.AttnNorm, q: b.Q, k: b.K, v: b.V, attnOut: b.AttnOut,
+		mlpNorm: b.MLPNorm, gate: b.Gate, up: b.Up, down: b.Down,
+	})
+}
+
+// backwardEmbed hands the gradient at block 0's input to the token
+// embedding.
+func (w *llamaWeights) backwardEmbed(g *grad) {
+	dtok := slices.Clone(g.resid)
+	g.hook(-1, hooks.Embed, dtok, g.t.seq, g.m.DModel)
+	g.embedRows(w.TokenEmbd, dtok, g.t.ids, 1)
+}
+
+// gatedBlock names the weights of a pre-RMSNorm block with separate Q, K
+// and V projections, RoPE and a SwiGLU MLP (llama, qwen2).
+type gatedBlock struct {
+	attnNorm, mlpNorm norm
+	q, k, v, attnOut  linear
+	gate, up, down    linear
+}
+
+// backwardGatedBlock carries the gradient back through a gatedBlock.
+func backwardGatedBlock(g *grad, l int, b gatedBlock) {
+	seq, d, dmlp, dh := g.t.seq, g.m.DModel, g.m.DMLP, g.m.DHead
+	heads, kvHeads := g.m.NHeads, g.m.NKVHeads
+
+	g.hook(l, hooks.ResidPost, g.resid, seq, d)
+	dmlpOut := slices.Clone(g.resid)
+	g.hook(l, hooks.MLPOut, dmlpOut, seq, d)
+	dpost := g.linear(nil, dmlpOut, g.act(l, hooks.MLPPost), b.down)
+	g.hook(l, hooks.MLPPost, dpost, seq, dmlp)
+	dgate, dup := g.gated(dpost, g.act(l, hooks.MLPPre), g.act(l, hooks.MLPPreLinear), kernels.SiLU, kernels.SiLUGrad)
+	g.hook(l, hooks.MLPPreLinear, dup, seq, dmlp)
+	g.hook(l, hooks.MLPPre, dgate, seq, dmlp)
+	h2 := g.affine(l, hooks.Ln2Normalized, b.mlpNorm)
+	dh2 := g.linear(nil, dgate, h2, b.gate)
+	g.linear(dh2, dup, h2, b.up)
+	kernels.Add(g.resid, g.norm(l, hooks.Ln2Scale, b.mlpNorm, dh2, false))
+	g.hook(l, hooks.ResidMid, g.resid, seq, d)
+
+	dattnOut := slices.Clone(g.resid)
+	g.hook(l, hooks.AttnOut, dattnOut, seq, d)
+	dz := g.linear(nil, dattnOut, g.act(l, hooks.Z), b.attnOut)
+	g.hook(l, hooks.Z, dz, seq, heads, dh)
+	dq, dk, dv := g.attention(l, dz, hooks.RotQ, hooks.RotK)
+	g.hook(l, hooks.RotK, dk, seq, kvHeads, dh)
+	g.hook(l, hooks.RotQ, dq, seq, heads, dh)
+	g.unrotate(l, dq, heads)
+	g.unrotate(l, dk, kvHeads)
+	g.hook(l, hooks.V, dv, seq, kvHeads, dh)
+	g.hook(l, hooks.K, dk, seq, kvHeads, dh)
+	g.hook(l, hooks.Q, dq, seq, heads, dh)
+	h1 := g.affine(l, hooks.Ln1Normalized, b.attnNorm)
+	dh1 := g.linear(nil, dq, h1, b.q)
+	g.linear(dh1, dk, h1, b.k)
+	g.linear(dh1, dv, h1, b.v)
+	kernels.Add(g.resid, g.norm(l, hooks.Ln1Scale, b.attnNorm, dh1, false))
+	g.hook(l, hooks.ResidPre, g.resid, seq, d)
 }

@@ -66,7 +66,7 @@ func bindPhi3(f *gguf.File, c Config, w *phi3Weights) error {
 		if err != nil {
 			return err
 		}
-		w.Blocks[l].QKV = linear{weight: weight, bias: bias}
+		w.Blocks[l].QKV = linear{name: name, weight: weight, bias: bias}
 	}
 	return nil
 }

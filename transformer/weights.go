@@ -16,14 +16,18 @@ type matrix struct {
 	kernels.Matrix
 }
 
-// linear is a linear layer y = x·Wᵀ + b; the bias may be absent.
+// linear is a linear layer y = x·Wᵀ + b; the bias may be absent. name is
+// the tensors' prefix, such as "blk.0.attn_qkv".
 type linear struct {
+	name   string
 	weight matrix
 	bias   []float32
 }
 
 // norm is a LayerNorm or RMSNorm's elementwise weight and optional bias.
+// name is the tensors' prefix, such as "blk.0.attn_norm".
 type norm struct {
+	name   string
 	weight []float32
 	bias   []float32
 }
@@ -93,11 +97,13 @@ func (b *binder) bindStruct(v reflect.Value, prefix string) error {
 			}
 			*p, err = b.matrix(name, shape)
 		case *linear:
+			p.name = name
 			p.weight, err = b.matrix(name+".weight", shape)
 			if err == nil {
 				p.bias, err = b.vector(name+".bias", shape[0], requireBias)
 			}
 		case *norm:
+			p.name = name
 			p.weight, err = b.vector(name+".weight", shape[0], true)
 			if err == nil {
 				p.bias, err = b.vector(name+".bias", shape[0], requireBias)

@@ -145,3 +145,10 @@ func DivideRows(out, x, scale []float32, n int, center bool) {
 		}
 	}
 }
+
+// Scale sets x[i] *= s for every i.
+func Scale(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
+	}
+}

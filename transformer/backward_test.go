@@ -1,0 +1,140 @@
+package transformer
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/interp-go/interp/hooks"
+)
+
+// logitDiffGrad returns the gradient of logit[answer] − logit[wrong] at the
+// last position with respect to LastLogits output of one sequence.
+func logitDiffGrad(vocab int, answer, wrong int32) *hooks.Tensor {
+	d := hooks.NewTensor(1, 1, vocab)
+	d.Data[answer] = 1
+	d.Data[wrong] = -1
+	return d
+}
+
+// backwardGradients runs ids forward with a tape and backward from the
+// logit difference, and returns every hook point's gradient and the weight
+// gradients.
+func backwardGradients(t *testing.T, m *Model, ids []int32, answer, wrong int32, rules RelPRules) (*hooks.Cache, *Gradients) {
+	t.Helper()
+	tape := NewTape()
+	if _, err := m.Run(ids, &Options{Tape: tape}); err != nil {
+		t.Fatal(err)
+	}
+	cache := hooks.NewCache("*")
+	bh := &hooks.Hooks{}
+	cache.Attach(bh)
+	grads, err := m.Backward(tape, logitDiffGrad(m.VocabSize, answer, wrong), &BackwardOptions{Hooks: bh, Rules: rules, Params: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cache, grads
+}
+
+// relDiff returns max |a − b| over max |b|, with b the reference.
+func relDiff(a, b []float32) float64 {
+	worst, scale := 0.0, 0.0
+	for i := range b {
+		worst = math.Max(worst, math.Abs(float64(a[i])-float64(b[i])))
+		scale = math.Max(scale, math.Abs(float64(b[i])))
+	}
+	if scale == 0 {
+		return worst
+	}
+	return worst / scale
+}
+
+// TestBackwardMatchesPyTorch compares every hook point's gradient, the
+// RelP coefficients and some weight gradients with PyTorch's float64
+// autograd (testdata/reference/grads.py).
+func TestBackwardMatchesPyTorch(t *testing.T) {
+	for _, name := range []string{"gpt2-tiny", "llama-tiny"} {
+		t.Run(name, func(t *testing.T) {
+			m := loadModel(t, fixture(t, name+".gguf"))
+			g := openGolden(t, name+".grads.npz")
+			ids := g.ids("ids")
+			answer, wrong := g.ids("answer")[0], g.ids("wrong")[0]
+			for _, c := range []struct {
+				prefix string
+				rules  RelPRules
+			}{{"grad.", RelPRules{}}, {"relp.", AllRelPRules()}} {
+				cache, grads := backwardGradients(t, m, ids, answer, wrong, c.rules)
+				checked := 0
+				for _, key := range g.r.Keys() {
+					key = strings.TrimSuffix(key, ".npy")
+					point, ok := strings.CutPrefix(key, c.prefix)
+					if !ok {
+						continue
+					}
+					want, _ := g.floats(key)
+					got, ok := cache.Get(point)
+					if !ok {
+						t.Errorf("%s: no gradient at %s", c.prefix, point)
+						continue
+					}
+					if d := relDiff(got.Data, want); d > 1e-4 {
+						t.Errorf("%s%s: relative difference %.2g, want ≤ 1e-4", c.prefix, point, d)
+					}
+					checked++
+				}
+				t.Logf("%s: %d hook gradients checked", c.prefix, checked)
+				if c.prefix != "grad." {
+					continue
+				}
+				for _, key := range g.r.Keys() {
+					key = strings.TrimSuffix(key, ".npy")
+					tensor, ok := strings.CutPrefix(key, "param.")
+					if !ok {
+						continue
+					}
+					want, _ := g.floats(key)
+					got := grads.Params[tensor]
+					if len(got) != len(want) {
+						t.Errorf("param %s: %d values, want %d", tensor, len(got), len(want))
+						continue
+					}
+					if d := relDiff(got, want); d > 1e-4 {
+						t.Errorf("param %s: relative difference %.2g, want ≤ 1e-4", tensor, d)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestIdentityBackwardHooksChangeNothing checks that backward hooks that
+// leave the gradient alone give bit-identical weight gradients.
+func TestIdentityBackwardHooksChangeNothing(t *testing.T) {
+	for _, name := range []string{"gpt2-tiny.gguf", "llama-tiny.gguf"} {
+		t.Run(name, func(t *testing.T) {
+			m := loadModel(t, fixture(t, name))
+			ids := testPrompts(t, m)[0]
+			run := func(h *hooks.Hooks) *Gradients {
+				tape := NewTape()
+				if _, err := m.Run(ids, &Options{Tape: tape}); err != nil {
+					t.Fatal(err)
+				}
+				grads, err := m.Backward(tape, logitDiffGrad(m.VocabSize, 5, 7), &BackwardOptions{Hooks: h, Params: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return grads
+			}
+			plain := run(nil)
+			h := &hooks.Hooks{}
+			h.Add("*", func(*hooks.Tensor, hooks.Point) error { return nil })
+			hooked := run(h)
+			for name, want := range plain.Params {
+				if !slices.Equal(hooked.Params[name], want) {
+					t.Errorf("%s: identity backward hooks changed the gradient", name)
+				}
+			}
+		})
+	}
+}
