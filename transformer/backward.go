@@ -262,6 +262,16 @@ func (g *grad) unembed(dlogits *hooks.Tensor) {
 				row = b*t.seq + t.seq - 1
 			}
 			dl := dlogits.Data[(b*positions+i)*m.VocabSize:][:m.VocabSize]
+			if limit := m.FinalSoftCap; limit > 0 {
+				// logits = limit·tanh(u/limit), so du = dlogits·(1 − (logits/limit)²).
+				capped := t.output[(b*positions+i)*m.VocabSize:][:m.VocabSize]
+				du := make([]float32, len(dl))
+				for j, v := range dl {
+					r := capped[j] / limit
+					du[j] = v * (1 - r*r)
+				}
+				dl = du
+			}
 			kernels.MatMulInputGrad(dh[row*d:(row+1)*d], dl, 1, &out.Matrix)
 			if g.param != nil {
 				kernels.AddOuterGrad(g.paramGrad(out.name, out.Rows*out.Cols), dl, h[row*d:(row+1)*d], 1, out.Rows, out.Cols)

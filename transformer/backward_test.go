@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -133,6 +134,70 @@ func TestIdentityBackwardHooksChangeNothing(t *testing.T) {
 			for name, want := range plain.Params {
 				if !slices.Equal(hooked.Params[name], want) {
 					t.Errorf("%s: identity backward hooks changed the gradient", name)
+				}
+			}
+		})
+	}
+}
+
+// metricAt runs ids with a hook that adds h·dir to the activation at point
+// and returns logit[answer] − logit[wrong] at the last position.
+func metricAt(t *testing.T, m *Model, ids []int32, point string, dir []float32, h float32, answer, wrong int32) float64 {
+	t.Helper()
+	hk := &hooks.Hooks{}
+	hk.Add(point, func(x *hooks.Tensor, _ hooks.Point) error {
+		for i := range x.Data {
+			x.Data[i] += h * dir[i]
+		}
+		return nil
+	})
+	out, err := m.Run(ids, &Options{Hooks: hk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := out.Row(0, 0)
+	return float64(row[answer]) - float64(row[wrong])
+}
+
+// TestBackwardMatchesFiniteDifferences checks, on every architecture's
+// fixture, that the gradient at a selection of hook points predicts the
+// change of the metric along a random direction, measured by central
+// differences of forward runs.
+func TestBackwardMatchesFiniteDifferences(t *testing.T) {
+	points := []string{
+		"hook_embed", "blocks.0.hook_resid_pre", "blocks.0.attn.hook_q", "blocks.0.attn.hook_k",
+		"blocks.0.attn.hook_v", "blocks.0.attn.hook_pattern", "blocks.1.attn.hook_z",
+		"blocks.0.ln2.hook_scale", "blocks.1.mlp.hook_pre", "blocks.1.mlp.hook_post", "ln_final.hook_normalized",
+	}
+	for _, name := range fixtureModels {
+		t.Run(name, func(t *testing.T) {
+			m := loadModel(t, fixture(t, name))
+			ids := testPrompts(t, m)[0]
+			const answer, wrong = 5, 7
+			cache, _ := backwardGradients(t, m, ids, answer, wrong, RelPRules{})
+			rng := rand.New(rand.NewPCG(1, 1))
+			for _, point := range points {
+				grad, ok := cache.Get(point)
+				if !ok {
+					t.Errorf("no gradient at %s", point)
+					continue
+				}
+				// A random direction of unit norm, so the step stays small.
+				dir := make([]float32, len(grad.Data))
+				var norm float64
+				for i := range dir {
+					dir[i] = float32(rng.NormFloat64())
+					norm += float64(dir[i]) * float64(dir[i])
+				}
+				var predicted float64
+				for i := range dir {
+					dir[i] /= float32(math.Sqrt(norm))
+					predicted += float64(dir[i]) * float64(grad.Data[i])
+				}
+				const h = 1e-2
+				numeric := (metricAt(t, m, ids, point, dir, h, answer, wrong) - metricAt(t, m, ids, point, dir, -h, answer, wrong)) / (2 * h)
+				if d := math.Abs(numeric - predicted); d > 2e-3+1e-2*math.Abs(numeric) {
+					t.Errorf("%s: gradient predicts %.5f along a random direction, finite differences give %.5f", point, predicted, numeric)
 				}
 			}
 		})

@@ -3,6 +3,7 @@ package transformer
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/interp-go/interp/hooks"
 	"github.com/interp-go/interp/transformer/internal/kernels"
@@ -165,6 +166,9 @@ func (m *Model) Forward(st *State, in Input, opts *Options) (*Output, error) {
 		return nil, r.err
 	}
 	out.Logits = r.logits(opts.Logits, unembed)
+	if r.tape != nil && out.Logits != nil {
+		r.tape.output = slices.Clone(out.Logits.Data)
+	}
 	return out, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"math"
 
 	"github.com/interp-go/interp/hooks"
-	"github.com/interp-go/interp/transformer/internal/kernels"
 )
 
 // gemma2Weights binds the tensors of llama.cpp's gemma2 layout
@@ -48,65 +47,24 @@ func (w *gemma2Weights) final() (norm, matrix) { return w.OutNorm, w.TokenEmbd }
 // embed sets the residual stream to the token embeddings times
 // sqrt(d_model). hook_embed gets the scaled embeddings, as in
 // TransformerLens, which folds the scale into W_E for Gemma.
-func (w *gemma2Weights) embed(r *run) {
-	d := r.m.DModel
-	scale := float32(math.Sqrt(float64(d)))
-	for i, id := range r.ids {
-		row := r.resid[i*d : (i+1)*d]
-		w.TokenEmbd.Row(row, int(id))
-		for j := range row {
-			row[j] *= scale
-		}
-	}
-	r.hook(-1, hooks.Embed, r.resid, r.seq, d)
-}
+func (w *gemma2Weights) embed(r *run) { embedTokens(r, w.TokenEmbd, embedScale(r.m)) }
 
-// block runs one Gemma 2 block:
-// x += postnorm1(attn(rmsnorm1(x)));
-// x += postnorm2(down(gelu(gate(h)) ⊙ up(h))) with h = rmsnorm2(x).
-func (w *gemma2Weights) block(r *run, l int) {
+func (w *gemma2Weights) backwardEmbed(g *grad) { backwardEmbedTokens(g, w.TokenEmbd, embedScale(g.m)) }
+
+// embedScale returns √d_model, Gemma's factor on the token embeddings.
+func embedScale(m *Model) float32 { return float32(math.Sqrt(float64(m.DModel))) }
+
+func (w *gemma2Weights) block(r *run, l int) { w.decoder(l).forward(r, l) }
+
+func (w *gemma2Weights) backwardBlock(g *grad, l int) { w.decoder(l).backward(g, l) }
+
+// decoder returns block l: RMSNorms also on the attention and MLP outputs,
+// a GELU-gated MLP, NEOX RoPE with a base of its own on sliding-window
+// blocks, and soft-capped attention scores (see attend).
+func (w *gemma2Weights) decoder(l int) *decoderBlock {
 	b := &w.Blocks[l]
-	s := &r.s
-	d, dmlp, dh := r.m.DModel, r.m.DMLP, r.m.DHead
-	heads, kvHeads := r.m.NHeads, r.m.NKVHeads
-
-	r.hook(l, hooks.ResidPre, r.resid, r.seq, d)
-	r.normalize(l, hooks.Ln1Scale, r.resid, b.AttnNorm)
-	r.linear(s.q, s.normed, b.Q)
-	r.linear(s.k, s.normed, b.K)
-	r.linear(s.v, s.normed, b.V)
-	r.hook(l, hooks.Q, s.q, r.seq, heads, dh)
-	r.hook(l, hooks.K, s.k, r.seq, kvHeads, dh)
-	r.hook(l, hooks.V, s.v, r.seq, kvHeads, dh)
-	r.applyBlockRoPE(l, s.q, heads)
-	r.applyBlockRoPE(l, s.k, kvHeads)
-	r.hook(l, hooks.RotQ, s.q, r.seq, heads, dh)
-	r.hook(l, hooks.RotK, s.k, r.seq, kvHeads, dh)
-	r.attend(l, s.q, s.k, s.v, s.z)
-	r.linear(s.attnOut, s.z, b.AttnOut)
-	r.rmsNormInPlace(s.attnOut, b.AttnPostNorm)
-	r.hook(l, hooks.AttnOut, s.attnOut, r.seq, d)
-	kernels.Add(r.resid, s.attnOut)
-	r.hook(l, hooks.ResidMid, r.resid, r.seq, d)
-
-	r.normalize(l, hooks.Ln2Scale, r.resid, b.MLPNorm)
-	r.linear(s.pre, s.normed, b.Gate)
-	r.hook(l, hooks.MLPPre, s.pre, r.seq, dmlp)
-	r.linear(s.preLinear, s.normed, b.Up)
-	r.hook(l, hooks.MLPPreLinear, s.preLinear, r.seq, dmlp)
-	kernels.GELU(s.post, s.pre)
-	kernels.Mul(s.post, s.preLinear)
-	r.hook(l, hooks.MLPPost, s.post, r.seq, dmlp)
-	r.linear(s.mlpOut, s.post, b.Down)
-	r.rmsNormInPlace(s.mlpOut, b.MLPPostNorm)
-	r.hook(l, hooks.MLPOut, s.mlpOut, r.seq, d)
-	kernels.Add(r.resid, s.mlpOut)
-	r.hook(l, hooks.ResidPost, r.resid, r.seq, d)
-}
-
-// rmsNormInPlace applies an RMSNorm with weight w to x [rows, d_model],
-// calling no hooks.
-func (r *run) rmsNormInPlace(x []float32, w norm) {
-	kernels.RMSNormalize(x, r.s.scale, x, r.m.DModel, r.m.NormEps)
-	kernels.Affine(x, x, w.weight, w.bias)
+	return &decoderBlock{
+		attnNorm: b.AttnNorm, q: b.Q, k: b.K, v: b.V, attnOut: b.AttnOut, attnPostNorm: &b.AttnPostNorm,
+		mlpNorm: b.MLPNorm, gate: b.Gate, up: b.Up, down: b.Down, mlpPostNorm: &b.MLPPostNorm, gelu: true,
+	}
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/interp-go/interp/gguf"
 	"github.com/interp-go/interp/hooks"
-	"github.com/interp-go/interp/transformer/internal/kernels"
 )
 
 // phi3Weights binds the tensors of llama.cpp's phi3 layout
@@ -75,67 +74,20 @@ func (w *phi3Weights) hasKind(k hooks.Kind) bool { return k != hooks.PosEmbed }
 
 func (w *phi3Weights) final() (norm, matrix) { return w.OutNorm, w.Output }
 
-// embed sets the residual stream to the token embeddings.
-func (w *phi3Weights) embed(r *run) {
-	d := r.m.DModel
-	for i, id := range r.ids {
-		w.TokenEmbd.Row(r.resid[i*d:(i+1)*d], int(id))
-	}
-	r.hook(-1, hooks.Embed, r.resid, r.seq, d)
-}
+func (w *phi3Weights) embed(r *run) { embedTokens(r, w.TokenEmbd, 1) }
 
-// block runs one pre-RMSNorm Phi-3 block:
-// x += attn(rmsnorm1(x)) with [q; k; v] = qkv(h);
-// x += down(silu(g) ⊙ u) with [g; u] = gate_up(rmsnorm2(x)).
-func (w *phi3Weights) block(r *run, l int) {
+func (w *phi3Weights) backwardEmbed(g *grad) { backwardEmbedTokens(g, w.TokenEmbd, 1) }
+
+func (w *phi3Weights) block(r *run, l int) { w.decoder(l).forward(r, l) }
+
+func (w *phi3Weights) backwardBlock(g *grad, l int) { w.decoder(l).backward(g, l) }
+
+// decoder returns block l: Llama's block with fused [Q; K; V] and
+// [gate; up] projections and NEOX RoPE.
+func (w *phi3Weights) decoder(l int) *decoderBlock {
 	b := &w.Blocks[l]
-	s := &r.s
-	d, dmlp, dh := r.m.DModel, r.m.DMLP, r.m.DHead
-	heads, kvHeads := r.m.NHeads, r.m.NKVHeads
-	qWidth, kvWidth := heads*dh, kvHeads*dh
-
-	r.hook(l, hooks.ResidPre, r.resid, r.seq, d)
-	r.normalize(l, hooks.Ln1Scale, r.resid, b.AttnNorm)
-	if s.qkv == nil {
-		s.qkv = make([]float32, r.rows*(qWidth+2*kvWidth))
+	return &decoderBlock{
+		attnNorm: b.AttnNorm, qkv: b.QKV, attnOut: b.AttnOut,
+		mlpNorm: b.MLPNorm, gateUp: b.GateUp, down: b.Down,
 	}
-	r.linear(s.qkv, s.normed, b.QKV)
-	for i := range r.rows {
-		row := s.qkv[i*(qWidth+2*kvWidth):]
-		copy(s.q[i*qWidth:(i+1)*qWidth], row[:qWidth])
-		copy(s.k[i*kvWidth:(i+1)*kvWidth], row[qWidth:qWidth+kvWidth])
-		copy(s.v[i*kvWidth:(i+1)*kvWidth], row[qWidth+kvWidth:qWidth+2*kvWidth])
-	}
-	r.hook(l, hooks.Q, s.q, r.seq, heads, dh)
-	r.hook(l, hooks.K, s.k, r.seq, kvHeads, dh)
-	r.hook(l, hooks.V, s.v, r.seq, kvHeads, dh)
-	r.applyRoPE(s.q, heads)
-	r.applyRoPE(s.k, kvHeads)
-	r.hook(l, hooks.RotQ, s.q, r.seq, heads, dh)
-	r.hook(l, hooks.RotK, s.k, r.seq, kvHeads, dh)
-	r.attend(l, s.q, s.k, s.v, s.z)
-	r.linear(s.attnOut, s.z, b.AttnOut)
-	r.hook(l, hooks.AttnOut, s.attnOut, r.seq, d)
-	kernels.Add(r.resid, s.attnOut)
-	r.hook(l, hooks.ResidMid, r.resid, r.seq, d)
-
-	r.normalize(l, hooks.Ln2Scale, r.resid, b.MLPNorm)
-	if s.gateUp == nil {
-		s.gateUp = make([]float32, r.rows*2*dmlp)
-	}
-	r.linear(s.gateUp, s.normed, b.GateUp)
-	for i := range r.rows {
-		row := s.gateUp[i*2*dmlp:]
-		copy(s.pre[i*dmlp:(i+1)*dmlp], row[:dmlp])
-		copy(s.preLinear[i*dmlp:(i+1)*dmlp], row[dmlp:2*dmlp])
-	}
-	r.hook(l, hooks.MLPPre, s.pre, r.seq, dmlp)
-	r.hook(l, hooks.MLPPreLinear, s.preLinear, r.seq, dmlp)
-	kernels.SiLU(s.post, s.pre)
-	kernels.Mul(s.post, s.preLinear)
-	r.hook(l, hooks.MLPPost, s.post, r.seq, dmlp)
-	r.linear(s.mlpOut, s.post, b.Down)
-	r.hook(l, hooks.MLPOut, s.mlpOut, r.seq, d)
-	kernels.Add(r.resid, s.mlpOut)
-	r.hook(l, hooks.ResidPost, r.resid, r.seq, d)
 }

@@ -21,6 +21,7 @@ type Tape struct {
 	logits LogitsMode
 	start  int               // first block the run computed
 	acts   map[int][]float32 // by pointIndex
+	output []float32         // the logits the run returned
 }
 
 // NewTape returns an empty tape.
