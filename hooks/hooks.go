@@ -150,3 +150,12 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Clone returns a copy of h, or an empty set for nil, to which more hooks
+// can be added without changing h.
+func (h *Hooks) Clone() *Hooks {
+	if h == nil {
+		return &Hooks{}
+	}
+	return &Hooks{forward: slices.Clone(h.forward)}
+}

@@ -15,12 +15,8 @@ func PatchDataset(m *transformer.Model, tasks []Task, opts PatchOptions) (*Patch
 	if len(tasks) == 0 {
 		return nil, fmt.Errorf("interp: dataset has no tasks")
 	}
-	longest := 0
-	for _, t := range tasks {
-		longest = max(longest, len(t.Clean))
-	}
-	sum := &PatchResult{Sites: map[string][][]float64{}}
-	counts := map[string][][]int{}
+	acc := newSiteAverage(m, tasks)
+	out := &PatchResult{}
 	progress := opts.Progress
 	for n, t := range tasks {
 		if progress != nil {
@@ -30,43 +26,97 @@ func PatchDataset(m *transformer.Model, tasks []Task, opts PatchOptions) (*Patch
 		if err != nil {
 			return nil, fmt.Errorf("task %d: %w", n+1, err)
 		}
-		sum.CleanValue += r.CleanValue
-		sum.CorruptValue += r.CorruptValue
-		for site, layers := range r.Sites {
-			if sum.Sites[site] == nil {
-				w := longest
-				if site == SiteZ {
-					w = m.NHeads
-				}
-				sum.Sites[site] = make([][]float64, len(layers))
-				counts[site] = make([][]int, len(layers))
-				for l := range layers {
-					sum.Sites[site][l] = make([]float64, w)
-					counts[site][l] = make([]int, w)
-				}
+		out.CleanValue += r.CleanValue / float64(len(tasks))
+		out.CorruptValue += r.CorruptValue / float64(len(tasks))
+		acc.add(r.Sites, len(t.Clean))
+	}
+	out.Sites = acc.mean()
+	return out, nil
+}
+
+// siteAverage averages site maps of tasks of different lengths, aligning
+// positions at the last one: position i of the result is the (n−i)-th from
+// the end, where n is the longest task's length.
+type siteAverage struct {
+	heads, longest int
+	sum            map[string][][]float64
+	count          map[string][][]int
+}
+
+func newSiteAverage(m *transformer.Model, tasks []Task) *siteAverage {
+	a := &siteAverage{heads: m.NHeads, sum: map[string][][]float64{}, count: map[string][][]int{}}
+	for _, t := range tasks {
+		a.longest = max(a.longest, len(t.Clean))
+	}
+	return a
+}
+
+// add accumulates one task's sites; seq is the task's length.
+func (a *siteAverage) add(sites map[string][][]float64, seq int) {
+	for site, layers := range sites {
+		if a.sum[site] == nil {
+			w := a.longest
+			if site == SiteZ {
+				w = a.heads
 			}
-			shift := 0
-			if site != SiteZ {
-				shift = longest - len(t.Clean)
+			a.sum[site] = make([][]float64, len(layers))
+			a.count[site] = make([][]int, len(layers))
+			for l := range layers {
+				a.sum[site][l] = make([]float64, w)
+				a.count[site][l] = make([]int, w)
 			}
-			for l, row := range layers {
-				for i, v := range row {
-					sum.Sites[site][l][i+shift] += v
-					counts[site][l][i+shift]++
-				}
+		}
+		shift := 0
+		if site != SiteZ {
+			shift = a.longest - seq
+		}
+		for l, row := range layers {
+			for i, v := range row {
+				a.sum[site][l][i+shift] += v
+				a.count[site][l][i+shift]++
 			}
 		}
 	}
-	sum.CleanValue /= float64(len(tasks))
-	sum.CorruptValue /= float64(len(tasks))
-	for site, layers := range sum.Sites {
+}
+
+// mean returns the averages; a position no task reached stays 0.
+func (a *siteAverage) mean() map[string][][]float64 {
+	for site, layers := range a.sum {
 		for l, row := range layers {
 			for i := range row {
-				if c := counts[site][l][i]; c > 0 {
+				if c := a.count[site][l][i]; c > 0 {
 					row[i] /= float64(c)
 				}
 			}
 		}
 	}
-	return sum, nil
+	return a.sum
+}
+
+// AttributeDataset runs Attribute on every task and averages the scores
+// and metrics over tasks, aligning positions at the end as PatchDataset
+// does.
+func AttributeDataset(m *transformer.Model, tasks []Task, opts AttributeOptions) (*AttributionResult, error) {
+	if len(tasks) == 0 {
+		return nil, fmt.Errorf("interp: dataset has no tasks")
+	}
+	acc := newSiteAverage(m, tasks)
+	out := &AttributionResult{Method: opts.Method}
+	progress := opts.Progress
+	for n, t := range tasks {
+		if progress != nil {
+			opts.Progress = func(done, total int) { progress(n*total+done, len(tasks)*total) }
+		}
+		r, err := Attribute(m, t, opts)
+		if err != nil {
+			return nil, fmt.Errorf("task %d: %w", n+1, err)
+		}
+		out.CleanValue += r.CleanValue / float64(len(tasks))
+		out.CorruptValue += r.CorruptValue / float64(len(tasks))
+		out.ForwardPasses += r.ForwardPasses
+		out.BackwardPasses += r.BackwardPasses
+		acc.add(r.Sites, len(t.Clean))
+	}
+	out.Sites = acc.mean()
+	return out, nil
 }

@@ -48,6 +48,10 @@ type PatchOptions struct {
 	FullRecompute bool
 	// Progress, if set, is called after each patched forward pass.
 	Progress func(done, total int)
+	// Hooks, if set, are forward hooks applied to every run, clean,
+	// corrupted and patched, before the method's own (for example an
+	// ablation that holds throughout the experiment).
+	Hooks *hooks.Hooks
 }
 
 // PatchResult is a denoising activation-patching map. Each value is
@@ -115,14 +119,14 @@ func ActivationPatching(m *transformer.Model, task Task, opts PatchOptions) (*Pa
 		patterns[i] = "blocks.*." + siteKinds[s].String()
 	}
 	clean := hooks.NewCache(patterns...)
-	cleanHooks := &hooks.Hooks{}
+	cleanHooks := opts.Hooks.Clone()
 	clean.Attach(cleanHooks)
 	cleanOut, err := m.Run(task.Clean, &transformer.Options{Hooks: cleanHooks})
 	if err != nil {
 		return nil, fmt.Errorf("interp: clean run: %w", err)
 	}
 	corrupt := hooks.NewCache("blocks.*.hook_resid_pre")
-	corruptHooks := &hooks.Hooks{}
+	corruptHooks := opts.Hooks.Clone()
 	corrupt.Attach(corruptHooks)
 	corruptOut, err := m.Run(task.Corrupt, &transformer.Options{Hooks: corruptHooks})
 	if err != nil {
@@ -156,7 +160,7 @@ func ActivationPatching(m *transformer.Model, task Task, opts PatchOptions) (*Pa
 				if kind == hooks.Z {
 					patch = hooks.ReplaceHead(src, i)
 				}
-				h := &hooks.Hooks{}
+				h := opts.Hooks.Clone()
 				h.Add(p.Name(), patch)
 				runOpts := &transformer.Options{Hooks: h}
 				if !opts.FullRecompute && l > 0 {

@@ -113,3 +113,50 @@ func TestPatchingMatchesPyTorchOnTrainedModel(t *testing.T) {
 		t.Errorf("resid_pre layer 0 at S2 (position 11) = %.2f, want close to 1", v)
 	}
 }
+
+// TestAttributionMatchesReference compares AtP and RelP scores with the
+// PyTorch reference's (testdata/reference/attribution.py) within 1e-3 of
+// the largest score of each family.
+func TestAttributionMatchesReference(t *testing.T) {
+	for _, name := range []string{"gpt2-tiny", "llama-tiny"} {
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("..", "testdata", "reference", "golden", name+".attribution.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var g struct {
+				patchGolden
+				AtP  struct{ Sites map[string][][]float64 } `json:"atp"`
+				RelP struct{ Sites map[string][][]float64 } `json:"relp"`
+			}
+			if err := json.Unmarshal(data, &g); err != nil {
+				t.Fatal(err)
+			}
+			m := loadFixture(t, name+".gguf")
+			task := Task{Clean: g.CleanIDs, Corrupt: g.CorruptIDs, Answer: g.AnswerID, Wrong: g.WrongID}
+			for method, want := range map[string]map[string][][]float64{MethodAtP: g.AtP.Sites, MethodRelP: g.RelP.Sites} {
+				res, err := Attribute(m, task, AttributeOptions{Method: method})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, site := range AllSites {
+					largest := 0.0
+					for _, row := range want[site] {
+						for _, v := range row {
+							largest = math.Max(largest, math.Abs(v))
+						}
+					}
+					worst := 0.0
+					for l, row := range want[site] {
+						for i, v := range row {
+							worst = math.Max(worst, math.Abs(res.Sites[site][l][i]-v))
+						}
+					}
+					if worst > 1e-3*largest {
+						t.Errorf("%s %s: max |Δ| %.2g, largest score %.2g", method, site, worst, largest)
+					}
+				}
+			}
+		})
+	}
+}

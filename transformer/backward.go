@@ -82,7 +82,9 @@ type grad struct {
 // (the shape of Output.Logits: [batch, positions, vocab]). It calls the
 // backward hooks at every point, from the logits back to the embedding
 // (or to the run's start block), and returns the weight gradients when
-// requested.
+// requested. Forward hooks count as the identity: the gradient at a hooked
+// point flows on to what produced it, as if the hook had not changed the
+// value.
 func (m *Model) Backward(t *Tape, dlogits *hooks.Tensor, opts *BackwardOptions) (*Gradients, error) {
 	if opts == nil {
 		opts = &BackwardOptions{}

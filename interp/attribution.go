@@ -1,0 +1,279 @@
+package interp
+
+import (
+	"fmt"
+
+	"github.com/interp-go/interp/hooks"
+	"github.com/interp-go/interp/transformer"
+)
+
+// Attribution methods, named as in `interp attribute --method`.
+const (
+	// MethodAtP is attribution patching: the gradient of the metric on the
+	// corrupted run, times the clean-minus-corrupted activation.
+	MethodAtP = "atp"
+	// MethodRelP is Relevance Patching: AtP with the gradient replaced by
+	// the coefficients of a backward pass under the LRP rules of
+	// transformer.RelPRules.
+	MethodRelP = "relp"
+	// MethodIG is integrated gradients along the straight path from the
+	// corrupted to the clean activation of each site family and layer.
+	MethodIG = "ig"
+)
+
+// AttributeOptions configures Attribute.
+type AttributeOptions struct {
+	// Method is MethodAtP, MethodRelP or MethodIG.
+	Method string
+	// Sites lists the site families; nil means AllSites.
+	Sites []string
+	// Rules are the RelP rules for MethodRelP; the zero value means all of
+	// them. Other methods ignore it.
+	Rules *transformer.RelPRules
+	// Steps is the number of points of the integral for MethodIG (midpoint
+	// rule); 0 means 20.
+	Steps int
+	// Progress, if set, is called after each forward-and-backward pass.
+	Progress func(done, total int)
+	// Hooks, if set, are forward hooks applied to every run before the
+	// method's own, as in PatchOptions.
+	Hooks *hooks.Hooks
+}
+
+// AttributionResult holds estimated patching effects, unnormalized: each
+// site's score estimates M_patched − M_corrupt, where M is the logit
+// difference at the last position.
+type AttributionResult struct {
+	Method       string                 `json:"method"`
+	CleanValue   float64                `json:"clean_value"`
+	CorruptValue float64                `json:"corrupt_value"`
+	Sites        map[string][][]float64 `json:"sites"`
+	// Passes counts the forward and backward passes the method ran.
+	ForwardPasses  int `json:"forward_passes"`
+	BackwardPasses int `json:"backward_passes"`
+}
+
+// Attribute estimates the activation-patching effect of every site of the
+// requested families from a few forward and backward passes. AtP and RelP
+// take one clean forward pass, one corrupted forward pass and one backward
+// pass; a site's score is Σ (a_clean − a_corrupt)·c over its dimensions
+// (and, for z, over the head's positions), where c is the gradient of M on
+// the corrupted run (AtP) or the RelP coefficient. IG averages the gradient
+// over Steps points between the corrupted and clean activations of each
+// family and layer, patching all positions of that layer's site together.
+func Attribute(m *transformer.Model, task Task, opts AttributeOptions) (*AttributionResult, error) {
+	if err := task.Validate(m); err != nil {
+		return nil, err
+	}
+	sites, err := checkSites(opts.Sites)
+	if err != nil {
+		return nil, err
+	}
+	patterns := sitePatterns(sites)
+
+	clean := hooks.NewCache(patterns...)
+	cleanHooks := opts.Hooks.Clone()
+	clean.Attach(cleanHooks)
+	cleanOut, err := m.Run(task.Clean, &transformer.Options{Hooks: cleanHooks})
+	if err != nil {
+		return nil, fmt.Errorf("interp: clean run: %w", err)
+	}
+	res := &AttributionResult{Method: opts.Method, CleanValue: logitDiff(cleanOut, task), Sites: map[string][][]float64{}, ForwardPasses: 1}
+
+	switch opts.Method {
+	case MethodAtP, MethodRelP:
+		var rules transformer.RelPRules
+		if opts.Method == MethodRelP {
+			rules = transformer.AllRelPRules()
+			if opts.Rules != nil {
+				rules = *opts.Rules
+			}
+		}
+		err = gradientScores(m, task, sites, clean, rules, opts.Hooks, res)
+		if opts.Progress != nil {
+			opts.Progress(1, 1)
+		}
+	case MethodIG:
+		err = integratedGradients(m, task, sites, clean, opts, res)
+	default:
+		return nil, fmt.Errorf("interp: unknown attribution method %q (valid: atp, relp, ig)", opts.Method)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkSites returns the requested site families, or AllSites for nil.
+func checkSites(sites []string) ([]string, error) {
+	if sites == nil {
+		return AllSites, nil
+	}
+	for _, s := range sites {
+		if _, ok := siteKinds[s]; !ok {
+			return nil, fmt.Errorf("interp: unknown site %q (valid: resid_pre, attn_out, mlp_out, z)", s)
+		}
+	}
+	return sites, nil
+}
+
+// sitePatterns returns the hook name patterns of the site families.
+func sitePatterns(sites []string) []string {
+	patterns := make([]string, len(sites))
+	for i, s := range sites {
+		patterns[i] = "blocks.*." + siteKinds[s].String()
+	}
+	return patterns
+}
+
+// metricGrad returns dM/dlogits for a run's LastLogits output.
+func metricGrad(m *transformer.Model, task Task) *hooks.Tensor {
+	d := hooks.NewTensor(1, 1, m.VocabSize)
+	d.Data[task.Answer] += 1
+	d.Data[task.Wrong] -= 1
+	return d
+}
+
+// gradientScores runs the corrupted prompt forward and backward once and
+// scores every site from the clean and corrupted activations and the
+// backward coefficients at the sites.
+func gradientScores(m *transformer.Model, task Task, sites []string, clean *hooks.Cache, rules transformer.RelPRules, extra *hooks.Hooks, res *AttributionResult) error {
+	patterns := sitePatterns(sites)
+	corrupt := hooks.NewCache(patterns...)
+	fwd := extra.Clone()
+	corrupt.Attach(fwd)
+	tape := transformer.NewTape()
+	out, err := m.Run(task.Corrupt, &transformer.Options{Hooks: fwd, Tape: tape})
+	if err != nil {
+		return fmt.Errorf("interp: corrupted run: %w", err)
+	}
+	res.CorruptValue = logitDiff(out, task)
+	res.ForwardPasses++
+
+	grads := hooks.NewCache(patterns...)
+	bwd := &hooks.Hooks{}
+	grads.Attach(bwd)
+	if _, err := m.Backward(tape, metricGrad(m, task), &transformer.BackwardOptions{Hooks: bwd, Rules: rules}); err != nil {
+		return fmt.Errorf("interp: backward pass: %w", err)
+	}
+	res.BackwardPasses++
+
+	seq := len(task.Clean)
+	for _, s := range sites {
+		values := make([][]float64, m.NLayers)
+		for l := range m.NLayers {
+			name := hooks.Point{Layer: l, Kind: siteKinds[s]}.Name()
+			a, _ := clean.Get(name)
+			b, _ := corrupt.Get(name)
+			g, _ := grads.Get(name)
+			values[l] = siteScores(m, s, seq, a.Data, b.Data, g.Data)
+		}
+		res.Sites[s] = values
+	}
+	return nil
+}
+
+// siteScores returns Σ (clean − corrupt)·coef per position, or per head for
+// z, of one layer's activation [seq, width] or [seq, heads, d_head].
+func siteScores(m *transformer.Model, site string, seq int, clean, corrupt, coef []float32) []float64 {
+	if site == SiteZ {
+		out := make([]float64, m.NHeads)
+		dh := m.DHead
+		for i := range clean {
+			head := (i / dh) % m.NHeads
+			out[head] += (float64(clean[i]) - float64(corrupt[i])) * float64(coef[i])
+		}
+		return out
+	}
+	out := make([]float64, seq)
+	width := len(clean) / seq
+	for i := range clean {
+		out[i/width] += (float64(clean[i]) - float64(corrupt[i])) * float64(coef[i])
+	}
+	return out
+}
+
+// integratedGradients computes IG scores: for each family and layer, the
+// site's activation at every position is set to corrupt + α·(clean −
+// corrupt) for α at the midpoints of Steps equal intervals, and the
+// gradients there are averaged. A run starts at the site's block from the
+// corrupted residual stream, since the earlier blocks do not change.
+func integratedGradients(m *transformer.Model, task Task, sites []string, clean *hooks.Cache, opts AttributeOptions, res *AttributionResult) error {
+	steps := opts.Steps
+	if steps == 0 {
+		steps = 20
+	}
+	if steps < 0 {
+		return fmt.Errorf("interp: integrated gradients need a positive number of steps, got %d", steps)
+	}
+	corrupt := hooks.NewCache(append(sitePatterns(sites), "blocks.*.hook_resid_pre")...)
+	fwd := opts.Hooks.Clone()
+	corrupt.Attach(fwd)
+	out, err := m.Run(task.Corrupt, &transformer.Options{Hooks: fwd})
+	if err != nil {
+		return fmt.Errorf("interp: corrupted run: %w", err)
+	}
+	res.CorruptValue = logitDiff(out, task)
+	res.ForwardPasses++
+
+	seq := len(task.Clean)
+	total := len(sites) * m.NLayers * steps
+	done := 0
+	for _, s := range sites {
+		values := make([][]float64, m.NLayers)
+		for l := range m.NLayers {
+			name := hooks.Point{Layer: l, Kind: siteKinds[s]}.Name()
+			a, _ := clean.Get(name)
+			b, _ := corrupt.Get(name)
+			mean := make([]float32, len(a.Data))
+			for k := range steps {
+				alpha := (float32(k) + 0.5) / float32(steps)
+				g, err := gradientAt(m, task, corrupt, l, name, opts.Hooks, func(x *hooks.Tensor, _ hooks.Point) error {
+					for i := range x.Data {
+						x.Data[i] = b.Data[i] + alpha*(a.Data[i]-b.Data[i])
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				for i, v := range g {
+					mean[i] += v / float32(steps)
+				}
+				res.ForwardPasses++
+				res.BackwardPasses++
+				done++
+				if opts.Progress != nil {
+					opts.Progress(done, total)
+				}
+			}
+			values[l] = siteScores(m, s, seq, a.Data, b.Data, mean)
+		}
+		res.Sites[s] = values
+	}
+	return nil
+}
+
+// gradientAt runs the corrupted prompt from block layer with set applied at
+// the named point, and returns the metric's gradient there.
+func gradientAt(m *transformer.Model, task Task, corrupt *hooks.Cache, layer int, name string, extra *hooks.Hooks, set hooks.Func) ([]float32, error) {
+	fwd := extra.Clone()
+	fwd.Add(name, set)
+	tape := transformer.NewTape()
+	opts := &transformer.Options{Hooks: fwd, Tape: tape}
+	if layer > 0 {
+		opts.StartLayer = layer
+		opts.StartResid, _ = corrupt.Get(hooks.Point{Layer: layer, Kind: hooks.ResidPre}.Name())
+	}
+	if _, err := m.Run(task.Corrupt, opts); err != nil {
+		return nil, fmt.Errorf("interp: integrated gradients at %s: %w", name, err)
+	}
+	grad := hooks.NewCache(name)
+	bwd := &hooks.Hooks{}
+	grad.Attach(bwd)
+	if _, err := m.Backward(tape, metricGrad(m, task), &transformer.BackwardOptions{Hooks: bwd}); err != nil {
+		return nil, fmt.Errorf("interp: integrated gradients at %s: %w", name, err)
+	}
+	g, _ := grad.Get(name)
+	return g.Data, nil
+}
