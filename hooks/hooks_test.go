@@ -250,3 +250,11 @@ func TestCacheRecordsCopies(t *testing.T) {
 		t.Errorf("Names = %v", names)
 	}
 }
+
+func TestMeanOverPositionsRejectsEmpty(t *testing.T) {
+	for _, x := range []*Tensor{{}, NewTensor(0, 4)} {
+		if _, err := MeanOverPositions(x); err == nil {
+			t.Errorf("shape %v: no error", x.Shape)
+		}
+	}
+}

@@ -201,6 +201,11 @@ func MeanOverPositions(ts ...*Tensor) ([]float32, error) {
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("hooks: mean of no tensors")
 	}
+	for _, t := range ts {
+		if len(t.Shape) == 0 || t.Len() == 0 {
+			return nil, fmt.Errorf("hooks: mean over a tensor of shape %v, which has no vectors", t.Shape)
+		}
+	}
 	width := ts[0].Shape[len(ts[0].Shape)-1]
 	sum := make([]float64, width)
 	count := 0

@@ -2,7 +2,9 @@ package transformer
 
 import (
 	"errors"
+	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,5 +142,57 @@ func TestUnknownHookName(t *testing.T) {
 	h.Add("blocks.0.attn.hook_rot_q", hooks.Zero())
 	if _, err := m.Run([]int32{1, 2, 3}, &Options{Hooks: h}); !errors.Is(err, hooks.ErrUnknownPoint) {
 		t.Errorf("hook_rot_q on gpt2: err = %v, want ErrUnknownPoint", err)
+	}
+}
+
+func TestGenerateRejectsBadSampling(t *testing.T) {
+	m := loadModel(t, fixture(t, "gpt2-tiny.gguf"))
+	for _, g := range []GenerateOptions{
+		{Temperature: math.NaN()}, {Temperature: math.Inf(1)}, {Temperature: -1},
+		{TopP: 1.5}, {TopP: math.NaN()}, {TopK: -2}, {MaxTokens: -1},
+	} {
+		if _, err := m.Generate([]int32{1, 2}, g); err == nil {
+			t.Errorf("%+v: no error", g)
+		}
+	}
+}
+
+// TestFailedForwardLeavesStateUnchanged checks that a run stopped by a
+// hook error leaves the KV cache's positions as they were, so the next run
+// on the state gives the logits of a fresh one.
+func TestFailedForwardLeavesStateUnchanged(t *testing.T) {
+	m := loadModel(t, fixture(t, "gpt2-tiny.gguf"))
+	ids := []int32{10, 20, 30, 40}
+	st, err := m.NewState(1, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hooks.Hooks{}
+	h.Add("blocks.1.hook_resid_pre", func(*hooks.Tensor, hooks.Point) error { return errors.New("stop") })
+	if _, err := m.Forward(st, Input{Tokens: [][]int32{ids}}, &Options{Hooks: h}); err == nil {
+		t.Fatal("the failing hook did not stop the run")
+	}
+	again, err := m.Forward(st, Input{Tokens: [][]int32{ids}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := m.Run(ids, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(again.Logits.Data, fresh.Logits.Data) {
+		t.Error("a run after a failed one differs from a fresh run")
+	}
+}
+
+func TestForwardRejectsShortMask(t *testing.T) {
+	m := loadModel(t, fixture(t, "gpt2-tiny.gguf"))
+	st, err := m.NewState(2, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Input{Tokens: [][]int32{{1, 2}, {3, 4}}, Mask: [][]bool{{true, true}}}
+	if _, err := m.Forward(st, in, nil); err == nil || !strings.Contains(err.Error(), "one row per sequence") {
+		t.Errorf("err = %v", err)
 	}
 }

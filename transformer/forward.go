@@ -124,6 +124,19 @@ func (m *Model) Forward(st *State, in Input, opts *Options) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A failed run must leave the state as it was: placeTokens advances
+	// each sequence's next position before the blocks run.
+	nextPos := slices.Clone(st.nextPos)
+	out, err := m.forward(st, in, seq, opts)
+	if err != nil {
+		copy(st.nextPos, nextPos)
+		return nil, err
+	}
+	return out, nil
+}
+
+// forward runs Forward's checked input.
+func (m *Model) forward(st *State, in Input, seq int, opts *Options) (*Output, error) {
 	r := &run{m: m, st: st, batch: st.batch, seq: seq, rows: st.batch * seq, past: st.length}
 	r.keys = r.past + seq
 	if err := r.resolveHooks(opts.Hooks); err != nil {

@@ -28,6 +28,9 @@ func (m *Model) Generate(prompt []int32, g GenerateOptions) ([]int32, error) {
 	if len(prompt) > m.NCtx {
 		return nil, fmt.Errorf("transformer: prompt of %d tokens exceeds the context length %d", len(prompt), m.NCtx)
 	}
+	if err := g.check(); err != nil {
+		return nil, err
+	}
 	limit := m.NCtx - len(prompt)
 	if g.MaxTokens > 0 {
 		limit = min(limit, g.MaxTokens)
@@ -58,6 +61,22 @@ func (m *Model) Generate(prompt []int32, g GenerateOptions) ([]int32, error) {
 		next = []int32{id}
 	}
 	return out, nil
+}
+
+// check rejects settings that would make sampling meaningless, such as a
+// NaN temperature, which would turn every probability into NaN.
+func (g GenerateOptions) check() error {
+	switch {
+	case g.MaxTokens < 0:
+		return fmt.Errorf("transformer: max tokens %d must not be negative (0 means until EOS or a full context)", g.MaxTokens)
+	case !(g.Temperature >= 0) || math.IsInf(g.Temperature, 1):
+		return fmt.Errorf("transformer: temperature %g must be a finite number ≥ 0", g.Temperature)
+	case g.TopK < 0:
+		return fmt.Errorf("transformer: top-k %d must not be negative", g.TopK)
+	case !(g.TopP >= 0 && g.TopP <= 1):
+		return fmt.Errorf("transformer: top-p %g must be in [0, 1]", g.TopP)
+	}
+	return nil
 }
 
 // sample picks a token from logits: greedily at temperature 0, otherwise

@@ -93,6 +93,9 @@ func (s *State) check(in Input) (int, error) {
 	if len(in.Tokens) != s.batch {
 		return 0, fmt.Errorf("transformer: input has %d sequences, state has %d", len(in.Tokens), s.batch)
 	}
+	if in.Mask != nil && len(in.Mask) != s.batch || in.Positions != nil && len(in.Positions) != s.batch {
+		return 0, fmt.Errorf("transformer: mask or positions do not have one row per sequence")
+	}
 	t := len(in.Tokens[0])
 	if t == 0 {
 		return 0, fmt.Errorf("transformer: input has no tokens")
@@ -112,9 +115,6 @@ func (s *State) check(in Input) (int, error) {
 		if in.Positions != nil && len(in.Positions[b]) != t {
 			return 0, fmt.Errorf("transformer: positions of sequence %d have length %d, want %d", b, len(in.Positions[b]), t)
 		}
-	}
-	if in.Mask != nil && len(in.Mask) != s.batch || in.Positions != nil && len(in.Positions) != s.batch {
-		return 0, fmt.Errorf("transformer: mask or positions do not have one row per sequence")
 	}
 	if s.length+t > s.capacity {
 		return 0, fmt.Errorf("transformer: %d cached plus %d new tokens exceed the state's capacity of %d (context length %d)", s.length, t, s.capacity, s.m.NCtx)
