@@ -4,7 +4,8 @@ import "slices"
 
 // Cache records the activations of the hook points that match its patterns.
 // Memory stays proportional to what the patterns select: nothing else is
-// copied.
+// copied. A point reached again, as in step-by-step decoding, keeps only its
+// latest value, which covers that step's tokens.
 type Cache struct {
 	patterns []string
 	acts     map[string]*Tensor
