@@ -53,11 +53,17 @@ func relDiff(a, b []float32) float64 {
 
 // TestBackwardMatchesPyTorch compares every hook point's gradient, the
 // RelP coefficients and some weight gradients with PyTorch's float64
-// autograd (testdata/reference/grads.py).
+// autograd (testdata/reference/grads.py), on two fixtures and on the
+// trained stories260K model when the shared model folder is present.
 func TestBackwardMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"gpt2-tiny", "llama-tiny"} {
+	for _, name := range []string{"gpt2-tiny", "llama-tiny", "shared-stories260K"} {
 		t.Run(name, func(t *testing.T) {
-			m := loadModel(t, fixture(t, name+".gguf"))
+			var m *Model
+			if model, ok := strings.CutPrefix(name, "shared-"); ok {
+				m = loadModel(t, sharedModel(t, model+".gguf"))
+			} else {
+				m = loadModel(t, fixture(t, name+".gguf"))
+			}
 			g := openGolden(t, name+".grads.npz")
 			ids := g.ids("ids")
 			answer, wrong := g.ids("answer")[0], g.ids("wrong")[0]

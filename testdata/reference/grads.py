@@ -20,7 +20,10 @@ Run from the repository root with the oracle's folder in INTERP_ORACLE:
 
   INTERP_ORACLE=/path/to/oracle /usr/bin/python3 testdata/reference/grads.py
 
-Writes testdata/reference/golden/<fixture>.grads.npz.
+Writes testdata/reference/golden/<fixture>.grads.npz, and
+shared-stories260K.grads.npz for the real stories260K.gguf of the
+project's shared model folder (../shared/models beside the checkout) on a
+prompt of its own.
 """
 import json
 import os
@@ -41,6 +44,14 @@ PARAMS = {
     "llama-tiny": ["blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.1.ffn_gate.weight",
                    "blk.1.ffn_up.weight", "blk.0.ffn_norm.weight", "output_norm.weight"],
 }
+
+
+# stories260K (Llama architecture, SentencePiece vocabulary): "Once upon a
+# time, there was a little girl named Lily" with BOS, as llama.cpp
+# tokenizes it; the metric compares the pieces "She" and "He" at the last
+# position.
+STORIES_IDS = [1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317]
+STORIES_ANSWER, STORIES_WRONG = 338, 346
 
 
 def task(fixture):
@@ -72,11 +83,15 @@ def gradients(m, ids, answer, wrong, relp, params):
 
 
 def main():
-    for fixture, params in PARAMS.items():
-        m = ref_tl.load(os.path.join(root, "testdata", fixture + ".gguf"), torch.float64)
+    runs = [(f, os.path.join(root, "testdata", f + ".gguf"), p) + task(f) for f, p in PARAMS.items()]
+    stories = os.path.join(os.path.dirname(root), "shared", "models", "stories260K.gguf")
+    if os.path.exists(stories):
+        runs.append(("shared-stories260K", stories, ["blk.0.attn_q.weight", "blk.4.ffn_down.weight"],
+                     STORIES_IDS, STORIES_ANSWER, STORIES_WRONG))
+    for fixture, path, params, ids, answer, wrong in runs:
+        m = ref_tl.load(path, torch.float64)
         for name in params:
             m.W.t[name].requires_grad_(True)
-        ids, answer, wrong = task(fixture)
         out = {"ids": np.asarray(ids, dtype=np.int64), "answer": np.int64(answer), "wrong": np.int64(wrong)}
         metric, grads = gradients(m, ids, answer, wrong, False, params)
         out["metric"] = np.float64(metric)
