@@ -66,7 +66,20 @@ func encodePrompt(tok *tokenizer.Tokenizer, text string, noBOS bool) ([]int32, e
 func parseIDs(flag, list string) ([]int32, error) {
 	trimmed := strings.TrimSpace(list)
 	trimmed = strings.TrimSuffix(strings.TrimPrefix(trimmed, "["), "]")
-	fields := strings.FieldsFunc(trimmed, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+	if trimmed == "" {
+		return nil, nil
+	}
+	// Commas separate ids; white space around them is allowed, and so is
+	// white space alone between ids. An empty field ("1,,2", "1,2,") is a
+	// typo, not an id to skip.
+	var fields []string
+	for _, part := range strings.Split(trimmed, ",") {
+		words := strings.Fields(part)
+		if len(words) == 0 {
+			return nil, fmt.Errorf("invalid %s %q: it has an empty entry; give comma-separated integers such as 1,2,3", flag, list)
+		}
+		fields = append(fields, words...)
+	}
 	ids := make([]int32, 0, len(fields))
 	for _, f := range fields {
 		id, err := strconv.ParseInt(f, 10, 32)
