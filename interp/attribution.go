@@ -27,8 +27,8 @@ type AttributeOptions struct {
 	Method string
 	// Sites lists the site families; nil means AllSites.
 	Sites []string
-	// Rules are the RelP rules for MethodRelP; the zero value means all of
-	// them. Other methods ignore it.
+	// Rules are the RelP rules for MethodRelP; nil means all of them.
+	// Other methods ignore it.
 	Rules *transformer.RelPRules
 	// Steps is the number of points of the integral for MethodIG (midpoint
 	// rule); 0 means 20.

@@ -10,9 +10,8 @@ import (
 
 // RelPRules selects the changes that Relevance Patching (RelP) makes to the
 // backward pass; the forward pass is unchanged. The zero value computes the
-// ordinary gradient. The rules come from layer-wise relevance propagation,
-// as "RelP: Faithful and Efficient Circuit Discovery via Relevance Patching"
-// applies them to attribution patching.
+// ordinary gradient. The rules are those of layer-wise relevance
+// propagation (LRP) for transformers, applied to attribution patching.
 type RelPRules struct {
 	// Norm treats a LayerNorm's or RMSNorm's divisor as a constant (the
 	// LN-rule), so no gradient flows through the norm's statistics.
