@@ -39,15 +39,15 @@ func heatmapPath(path, site string) string {
 	return strings.TrimSuffix(path, ext) + "." + site + ext
 }
 
-// writeHeatmaps writes one PNG heat map per site of the run.
-func writeHeatmaps(path string, r *patchRun) error {
-	for _, site := range r.sites {
-		values := r.result.Sites[site]
+// writeHeatmaps writes one PNG heat map per site of the map.
+func writeHeatmaps(path string, m siteMap) error {
+	for _, site := range m.sites {
+		values := m.values[site]
 		if len(values) == 0 || len(values[0]) == 0 {
 			continue
 		}
 		out := heatmapPath(path, site)
-		err := writeFileAtomic(out, func(w io.Writer) error { return drawHeatmap(w, site, values, r) })
+		err := writeFileAtomic(out, func(w io.Writer) error { return drawHeatmap(w, site, values, m) })
 		if err != nil {
 			return err
 		}
@@ -67,7 +67,7 @@ func (g siteGrid) layer(r int) int    { return len(g.values) - 1 - r }
 
 // drawHeatmap draws one site's values as a PNG heat map with a colour bar,
 // the colour scale symmetric around 0 and reaching at least ±1.
-func drawHeatmap(w io.Writer, site string, values [][]float64, r *patchRun) error {
+func drawHeatmap(w io.Writer, site string, values [][]float64, m siteMap) error {
 	grid := siteGrid{values}
 	cols, rows := grid.Dims()
 
@@ -84,7 +84,7 @@ func drawHeatmap(w io.Writer, site string, values [][]float64, r *patchRun) erro
 	colors.SetMax(limit)
 
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("activation patching: %s\n%s", site, filepath.Base(r.model))
+	p.Title.Text = fmt.Sprintf("%s: %s\n%s", m.title, site, filepath.Base(m.model))
 	heat := plotter.NewHeatMap(grid, colors.Palette(heatmapPalettes))
 	heat.Min, heat.Max = -limit, limit
 	heat.NaN = color.Gray{Y: 200}
@@ -99,7 +99,7 @@ func drawHeatmap(w io.Writer, site string, values [][]float64, r *patchRun) erro
 
 	// Tick labels: token texts (or heads) along x, layers along y.
 	var xTicks, yTicks []plot.Tick
-	index, tokens := columnHeaders(site, cols, r.labels)
+	index, tokens := columnHeaders(site, cols, m.labels)
 	for c := range cols {
 		label := tokens[c]
 		if site != interp.SiteZ {

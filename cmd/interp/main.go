@@ -1,6 +1,7 @@
 // Command interp looks inside GGUF language models: it inspects and runs
 // them, records TransformerLens-named activations, runs activation
-// patching and measures forward-pass speed. Without --model it uses a small
+// patching and its gradient-based estimates (AtP, RelP, integrated
+// gradients) and measures forward-pass speed. Without --model it uses a small
 // GPT-2 embedded in the binary.
 package main
 
@@ -57,6 +58,7 @@ below works from any directory.
 
 Examples:
   interp patch                       # activation patching on the bundled demo task
+  interp attribute --compare         # RelP scores and their correlation with patching
   interp inspect --model model.gguf  # architecture, shapes and tensors
   interp inspect --model llama3.2:1b # a model pulled with ollama
   interp logits --prompt "The capital of France is" --top 5`,
@@ -85,6 +87,7 @@ Examples:
 		newGenerateCommand(a),
 		newTraceCommand(a),
 		newPatchCommand(a),
+		newAttributeCommand(a),
 		newBenchCommand(a),
 	)
 	return root

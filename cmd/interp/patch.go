@@ -8,25 +8,20 @@ import (
 
 	"github.com/spf13/cobra"
 
-	bundle "github.com/interp-go/interp"
 	"github.com/interp-go/interp/interp"
 )
 
 // patchFlags are the flags of `interp patch`.
 type patchFlags struct {
-	clean, corrupt, answer, wrong string
-	cleanIDs, corruptIDs          string
-	answerID, wrongID             int32
-	dataset                       string
-	sites                         []string
-	noBOS                         bool
-	csvPath, pngPath              string
+	task             taskFlags
+	sites            []string
+	csvPath, pngPath string
 }
 
 func newPatchCommand(a *app) *cobra.Command {
 	var f patchFlags
 	cmd := &cobra.Command{
-		Use:   "patch [--clean TEXT --corrupt TEXT --answer TOKEN --wrong TOKEN | --dataset FILE]",
+		Use:   "patch [--clean TEXT --corrupt TEXT --answer TOKEN --wrong TOKEN | --dataset FILE|ioi:N]",
 		Short: "Find where a behaviour lives with activation patching",
 		Long: `Run denoising activation patching: run a clean and a corrupted prompt, then
 rerun the corrupted prompt once per site with the clean run's activation
@@ -42,17 +37,7 @@ means it changes nothing. Sites (--sites):
   mlp_out    MLP output of block L, one position at a time
   z          one attention head of block L (hook_z), all positions at once
 
-Give the task as text (--clean, --corrupt, --answer, --wrong), as token ids
-(--clean-ids, --corrupt-ids, --answer-id, --wrong-id; ids win over text), or
-as a JSON Lines --dataset with one {"clean", "corrupt", "answer", "wrong"}
-object a line (optionally "clean_ids", "corrupt_ids", "answer_id",
-"wrong_id", which win over the text); a dataset's values are averaged over
-its tasks, aligned at the last position. Without any of these, patch runs
-the bundled demo task (an indirect-object-identification prompt pair).
-
-Clean and corrupted prompts must have the same number of tokens, and the
-answers must be single tokens. Text prompts get the BOS token where llama.cpp
-adds it for the vocabulary, unless --no-bos; answers never do.
+` + taskHelp + `
 
 The table shows one block per site, layers by positions (or heads), and marks
 the 3 largest |values| of each with *. Progress goes to stderr when it is a
@@ -64,37 +49,26 @@ Examples:
       --corrupt "When Mary and John went to the store, Mary gave a drink to" \
       --answer " Mary" --wrong " John" --sites resid_pre,z
   interp patch --model toy-gpt2-ioi.gguf --dataset tasks.jsonl --json > result.json
+  interp patch --model toy-gpt2-ioi.gguf --dataset ioi:20 --seed 1
   interp patch --csv patch.csv --png patch.png   # writes patch.resid_pre.png, patch.z.png, ...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPatch(cmd, a, &f)
 		},
 	}
+	f.task.register(cmd)
 	flags := cmd.Flags()
-	flags.StringVar(&f.clean, "clean", "", "clean prompt `text`")
-	flags.StringVar(&f.corrupt, "corrupt", "", "corrupted prompt `text`, of the same token length as the clean one")
-	flags.StringVar(&f.answer, "answer", "", "correct answer `token` as text, such as \" Mary\" (with its leading space)")
-	flags.StringVar(&f.wrong, "wrong", "", "wrong answer `token` as text, the one the corrupted prompt favours")
-	flags.StringVar(&f.cleanIDs, "clean-ids", "", "clean prompt as comma-separated token `ids`, used as given")
-	flags.StringVar(&f.corruptIDs, "corrupt-ids", "", "corrupted prompt as comma-separated token `ids`")
-	flags.Int32Var(&f.answerID, "answer-id", 0, "correct answer token `id`")
-	flags.Int32Var(&f.wrongID, "wrong-id", 0, "wrong answer token `id`")
-	flags.StringVar(&f.dataset, "dataset", "", "JSON Lines `file` of tasks to average over")
 	flags.StringSliceVar(&f.sites, "sites", interp.AllSites, "comma-separated site `families` to sweep: resid_pre, attn_out, mlp_out, z")
-	flags.BoolVar(&f.noBOS, "no-bos", false, "do not add the BOS token to text prompts")
 	flags.StringVar(&f.csvPath, "csv", "", "also write every value to this CSV `file` (site, layer, index, token, value)")
 	flags.StringVar(&f.pngPath, "png", "", "also write a heat map per site as a PNG `file`; out.png becomes out.<site>.png")
 	return cmd
 }
 
-// patchRun is a finished patching run with what the outputs need to label it.
+// patchRun is a finished patching run with what the outputs need to label
+// it.
 type patchRun struct {
-	model  string
+	siteMap
 	result *interp.PatchResult
-	sites  []string
-	// labels are the token texts of the position columns: the clean
-	// prompt's, or for a dataset those of its longest task.
-	labels []string
 	// describe is the human header: the task or the dataset.
 	describe []string
 }
@@ -104,7 +78,7 @@ func runPatch(cmd *cobra.Command, a *app, f *patchFlags) error {
 	if err != nil {
 		return err
 	}
-	specs, source, err := f.taskSpecs(cmd)
+	specs, source, err := f.task.specs(cmd)
 	if err != nil {
 		return err
 	}
@@ -115,16 +89,9 @@ func runPatch(cmd *cobra.Command, a *app, f *patchFlags) error {
 	}
 	defer release()
 
-	if source.demo && a.modelPath != "" {
-		// The demo's ids are GPT-2 ids, so another model tokenizes the text.
-		specs[0] = specs[0].textOnly()
-	}
-	b := taskBuilder{m: m, noBOS: f.noBOS, jsonKeys: source.dataset != ""}
-	tasks := make([]interp.Task, len(specs))
-	for i, s := range specs {
-		if tasks[i], err = b.build(s); err != nil {
-			return source.wrap(i, err)
-		}
+	tasks, err := f.task.build(m, specs, source, a.modelPath == "")
+	if err != nil {
+		return err
 	}
 
 	progress := newSweepProgress(cmd.ErrOrStderr(), "patching")
@@ -142,9 +109,11 @@ func runPatch(cmd *cobra.Command, a *app, f *patchFlags) error {
 	}
 	a.log.Debug("patching done", "tasks", len(tasks), "sites", strings.Join(sites, ","), "elapsed", time.Since(start))
 
-	run := &patchRun{model: a.modelName(), result: res, sites: sites}
-	longest := slices.MaxFunc(tasks, func(x, y interp.Task) int { return len(x.Clean) - len(y.Clean) })
-	if run.labels, err = pieces(m.Tokenizer, longest.Clean); err != nil {
+	run := &patchRun{
+		siteMap: siteMap{title: "activation patching", model: a.modelName(), sites: sites, values: res.Sites},
+		result:  res,
+	}
+	if run.labels, err = positionLabels(m.Tokenizer, tasks); err != nil {
 		return err
 	}
 	if run.describe, err = source.describe(m.Tokenizer, tasks); err != nil {
@@ -152,12 +121,12 @@ func runPatch(cmd *cobra.Command, a *app, f *patchFlags) error {
 	}
 
 	if f.csvPath != "" {
-		if err := writePatchCSV(f.csvPath, run); err != nil {
+		if err := writeSiteCSV(f.csvPath, run.siteMap); err != nil {
 			return err
 		}
 	}
 	if f.pngPath != "" {
-		if err := writeHeatmaps(f.pngPath, run); err != nil {
+		if err := writeHeatmaps(f.pngPath, run.siteMap); err != nil {
 			return err
 		}
 	}
@@ -183,52 +152,4 @@ func checkSites(sites []string) ([]string, error) {
 		return nil, fmt.Errorf("--sites is empty: choose from %s", strings.Join(interp.AllSites, ", "))
 	}
 	return out, nil
-}
-
-// taskSpecs collects the task specs from the flags, the dataset or the
-// bundled demo task, and returns their source.
-func (f *patchFlags) taskSpecs(cmd *cobra.Command) ([]taskSpec, taskSource, error) {
-	changed := cmd.Flags().Changed
-	var s taskSpec
-	if changed("clean") {
-		s.Clean = &f.clean
-	}
-	if changed("corrupt") {
-		s.Corrupt = &f.corrupt
-	}
-	if changed("answer") {
-		s.Answer = &f.answer
-	}
-	if changed("wrong") {
-		s.Wrong = &f.wrong
-	}
-	var err error
-	if changed("clean-ids") {
-		if s.CleanIDs, err = parseIDs("--clean-ids", f.cleanIDs); err != nil {
-			return nil, taskSource{}, err
-		}
-	}
-	if changed("corrupt-ids") {
-		if s.CorruptIDs, err = parseIDs("--corrupt-ids", f.corruptIDs); err != nil {
-			return nil, taskSource{}, err
-		}
-	}
-	if changed("answer-id") {
-		s.AnswerID = &f.answerID
-	}
-	if changed("wrong-id") {
-		s.WrongID = &f.wrongID
-	}
-
-	switch {
-	case f.dataset != "" && !s.empty():
-		return nil, taskSource{}, fmt.Errorf("--dataset cannot be combined with --clean, --corrupt, --answer, --wrong or their -id forms")
-	case f.dataset != "":
-		specs, lines, err := readDataset(f.dataset)
-		return specs, taskSource{dataset: f.dataset, lines: lines}, err
-	case !s.empty():
-		return []taskSpec{s}, taskSource{}, nil
-	}
-	demo, err := demoTask(bundle.DemoTask)
-	return []taskSpec{demo}, taskSource{demo: true}, err
 }

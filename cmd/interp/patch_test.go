@@ -281,3 +281,12 @@ func TestParseIDs(t *testing.T) {
 		t.Error("parseIDs accepted 2.5")
 	}
 }
+
+// TestPatchIOIDataset checks that patch shares attribute's --dataset ioi:N.
+func TestPatchIOIDataset(t *testing.T) {
+	var res interp.PatchResult
+	mustRunJSON(t, &res, "patch", "--dataset", "ioi:2", "--seed", "5", "--sites", "z")
+	if len(res.Sites["z"]) != 2 || len(res.Sites["z"][0]) != 4 {
+		t.Errorf("z = %v, want 2 layers × 4 heads", res.Sites["z"])
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/interp-go/interp/interp"
+	"github.com/interp-go/interp/transformer/tokenizer"
 )
 
 // Layout of the human patching table.
@@ -30,6 +31,28 @@ var siteTitles = map[string]string{
 	interp.SiteZ:        "attention heads (blocks.L.attn.hook_z, all positions), by layer and head",
 }
 
+// siteMap is one method's values by site family, with what tables, CSV
+// files and heat maps need to label them.
+type siteMap struct {
+	title string   // the method, such as "activation patching"
+	model string   // the model's name
+	sites []string // the families, in output order
+	// values are by family, then layer, then position (or head for z), as
+	// in interp.PatchResult.Sites.
+	values map[string][][]float64
+	// labels are the token texts of the position columns: the clean
+	// prompt's, or for a dataset those of its longest task.
+	labels []string
+}
+
+// positionLabels returns the token texts of the position columns: those of
+// the longest task's clean prompt, since a dataset's positions are aligned
+// at the last one.
+func positionLabels(tok *tokenizer.Tokenizer, tasks []interp.Task) ([]string, error) {
+	longest := slices.MaxFunc(tasks, func(x, y interp.Task) int { return len(x.Clean) - len(y.Clean) })
+	return pieces(tok, longest.Clean)
+}
+
 // printPatchTables prints the patching result as one table per site.
 func printPatchTables(w io.Writer, r *patchRun) error {
 	res := r.result
@@ -40,18 +63,23 @@ func printPatchTables(w io.Writer, r *patchRun) error {
 	fmt.Fprintf(w, "values    clean %.4f, corrupted %.4f; each cell is (patched − corrupted) / (clean − corrupted):\n", res.CleanValue, res.CorruptValue)
 	fmt.Fprintf(w, "          1 = the site restores the clean behaviour, 0 = no effect;\n")
 	fmt.Fprintf(w, "          * = the %d largest |values| of a site, among those of at least a tenth of its largest\n", markedCells)
+	printSiteTables(w, r.siteMap)
+	return nil
+}
 
-	for _, site := range r.sites {
-		values := res.Sites[site]
+// printSiteTables prints one table per site family of m, each after a
+// blank line and a title.
+func printSiteTables(w io.Writer, m siteMap) {
+	for _, site := range m.sites {
+		values := m.values[site]
 		fmt.Fprintf(w, "\n%s: %s\n", site, siteTitles[site])
 		if len(values) == 0 {
 			fmt.Fprintln(w, "  (no values)")
 			continue
 		}
-		index, labels := columnHeaders(site, len(values[0]), r.labels)
+		index, labels := columnHeaders(site, len(values[0]), m.labels)
 		printSiteTable(w, index, labels, values, strongest(values, markedCells))
 	}
-	return nil
 }
 
 // columnHeaders returns the two header rows of a site's table: position
@@ -172,23 +200,46 @@ func strongest(values [][]float64, n int) map[[2]int]bool {
 	return marked
 }
 
-// writePatchCSV writes every value of the run as a CSV row: site, layer,
-// index (position, or head for z), token (the position's token text, empty
-// for z) and value.
-func writePatchCSV(path string, r *patchRun) error {
+// csvColumn is a value column of a site CSV file beyond the first.
+type csvColumn struct {
+	name   string
+	values map[string][][]float64 // laid out as siteMap.values
+}
+
+// cell returns the column's value at a site as CSV text, or "" where the
+// column has no value.
+func (c csvColumn) cell(site string, layer, index int) string {
+	rows := c.values[site]
+	if layer >= len(rows) || index >= len(rows[layer]) {
+		return ""
+	}
+	return formatCSVValue(rows[layer][index])
+}
+
+// writeSiteCSV writes every value of m as a CSV row: site, layer, index
+// (position, or head for z), token (the position's token text, empty for
+// z) and value, followed by the same site's value in each extra column.
+func writeSiteCSV(path string, m siteMap, extra ...csvColumn) error {
 	return writeFileAtomic(path, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
-		if err := cw.Write([]string{"site", "layer", "index", "token", "value"}); err != nil {
+		header := []string{"site", "layer", "index", "token", "value"}
+		for _, c := range extra {
+			header = append(header, c.name)
+		}
+		if err := cw.Write(header); err != nil {
 			return err
 		}
-		for _, site := range r.sites {
-			for l, row := range r.result.Sites[site] {
+		for _, site := range m.sites {
+			for l, row := range m.values[site] {
 				for i, v := range row {
 					token := ""
-					if site != interp.SiteZ && i < len(r.labels) {
-						token = r.labels[i]
+					if site != interp.SiteZ && i < len(m.labels) {
+						token = m.labels[i]
 					}
-					rec := []string{site, strconv.Itoa(l), strconv.Itoa(i), token, strconv.FormatFloat(v, 'g', -1, 64)}
+					rec := []string{site, strconv.Itoa(l), strconv.Itoa(i), token, formatCSVValue(v)}
+					for _, c := range extra {
+						rec = append(rec, c.cell(site, l, i))
+					}
 					if err := cw.Write(rec); err != nil {
 						return err
 					}
@@ -198,4 +249,9 @@ func writePatchCSV(path string, r *patchRun) error {
 		cw.Flush()
 		return cw.Error()
 	})
+}
+
+// formatCSVValue formats v with the fewest digits that read back exactly.
+func formatCSVValue(v float64) string {
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }

@@ -7,12 +7,172 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
+
+	bundle "github.com/interp-go/interp"
 	"github.com/interp-go/interp/interp"
 	"github.com/interp-go/interp/transformer"
 	"github.com/interp-go/interp/transformer/tokenizer"
 )
+
+// ioiPrefix starts a --dataset value that generates IOI tasks instead of
+// naming a file, as in ioi:20.
+const ioiPrefix = "ioi:"
+
+// taskHelp describes the task flags in the long help of patch and
+// attribute.
+const taskHelp = `Give the task as text (--clean, --corrupt, --answer, --wrong), as token ids
+(--clean-ids, --corrupt-ids, --answer-id, --wrong-id; ids win over text), or
+as a JSON Lines --dataset with one {"clean", "corrupt", "answer", "wrong"}
+object a line (optionally "clean_ids", "corrupt_ids", "answer_id",
+"wrong_id", which win over the text); a dataset's values are averaged over
+its tasks, aligned at the last position. --dataset ioi:N generates N
+indirect-object-identification tasks from 10 templates, 30 first names, 10
+places and 10 objects, seeded by --seed, in which the corrupted prompt
+names the indirect object where the clean one repeats the subject; the
+vocabulary must encode the names as single tokens, as GPT-2's does. Without
+any of these, the command runs the bundled demo task (an
+indirect-object-identification prompt pair).
+
+Clean and corrupted prompts must have the same number of tokens, and the
+answers must be single tokens. Text prompts get the BOS token where llama.cpp
+adds it for the vocabulary, unless --no-bos; answers never do.`
+
+// taskFlags are the flags that give patch and attribute their task: a
+// clean/corrupted pair as text or ids, a --dataset file, or a generated
+// IOI dataset.
+type taskFlags struct {
+	clean, corrupt, answer, wrong string
+	cleanIDs, corruptIDs          string
+	answerID, wrongID             int32
+	dataset                       string
+	seed                          uint64
+	noBOS                         bool
+}
+
+func (f *taskFlags) register(cmd *cobra.Command) {
+	flags := cmd.Flags()
+	flags.StringVar(&f.clean, "clean", "", "clean prompt `text`")
+	flags.StringVar(&f.corrupt, "corrupt", "", "corrupted prompt `text`, of the same token length as the clean one")
+	flags.StringVar(&f.answer, "answer", "", "correct answer `token` as text, such as \" Mary\" (with its leading space)")
+	flags.StringVar(&f.wrong, "wrong", "", "wrong answer `token` as text, the one the corrupted prompt favours")
+	flags.StringVar(&f.cleanIDs, "clean-ids", "", "clean prompt as comma-separated token `ids`, used as given")
+	flags.StringVar(&f.corruptIDs, "corrupt-ids", "", "corrupted prompt as comma-separated token `ids`")
+	flags.Int32Var(&f.answerID, "answer-id", 0, "correct answer token `id`")
+	flags.Int32Var(&f.wrongID, "wrong-id", 0, "wrong answer token `id`")
+	flags.StringVar(&f.dataset, "dataset", "", "JSON Lines `file` of tasks to average over, or ioi:N for N generated indirect-object-identification tasks")
+	flags.Uint64Var(&f.seed, "seed", 0, "random `seed` of --dataset ioi:N")
+	flags.BoolVar(&f.noBOS, "no-bos", false, "do not add the BOS token to text prompts")
+}
+
+// specs collects the task specs from the flags, the dataset file or the
+// bundled demo task, and returns their source. For --dataset ioi:N it
+// returns no specs and a source that gives the number of tasks to generate.
+func (f *taskFlags) specs(cmd *cobra.Command) ([]taskSpec, taskSource, error) {
+	changed := cmd.Flags().Changed
+	var s taskSpec
+	if changed("clean") {
+		s.Clean = &f.clean
+	}
+	if changed("corrupt") {
+		s.Corrupt = &f.corrupt
+	}
+	if changed("answer") {
+		s.Answer = &f.answer
+	}
+	if changed("wrong") {
+		s.Wrong = &f.wrong
+	}
+	var err error
+	if changed("clean-ids") {
+		if s.CleanIDs, err = parseIDs("--clean-ids", f.cleanIDs); err != nil {
+			return nil, taskSource{}, err
+		}
+	}
+	if changed("corrupt-ids") {
+		if s.CorruptIDs, err = parseIDs("--corrupt-ids", f.corruptIDs); err != nil {
+			return nil, taskSource{}, err
+		}
+	}
+	if changed("answer-id") {
+		s.AnswerID = &f.answerID
+	}
+	if changed("wrong-id") {
+		s.WrongID = &f.wrongID
+	}
+
+	ioiCount, isIOI, err := parseIOIDataset(f.dataset)
+	if err != nil {
+		return nil, taskSource{}, err
+	}
+	switch {
+	case changed("seed") && !isIOI:
+		return nil, taskSource{}, fmt.Errorf("--seed applies only to --dataset %sN", ioiPrefix)
+	case f.dataset != "" && !s.empty():
+		return nil, taskSource{}, fmt.Errorf("--dataset cannot be combined with --clean, --corrupt, --answer, --wrong or their -id forms")
+	case isIOI && f.noBOS:
+		return nil, taskSource{}, fmt.Errorf("--no-bos does not apply to --dataset %s, whose prompts get BOS where the vocabulary asks for it", f.dataset)
+	case isIOI:
+		return nil, taskSource{dataset: f.dataset, ioi: ioiCount, seed: f.seed}, nil
+	case f.dataset != "":
+		specs, lines, err := readDataset(f.dataset)
+		return specs, taskSource{dataset: f.dataset, lines: lines}, err
+	case !s.empty():
+		return []taskSpec{s}, taskSource{}, nil
+	}
+	demo, err := demoTask(bundle.DemoTask)
+	return []taskSpec{demo}, taskSource{demo: true}, err
+}
+
+// parseIOIDataset parses a --dataset value of the form ioi:N. It returns
+// isIOI false for any other value, which names a file.
+func parseIOIDataset(dataset string) (n int, isIOI bool, err error) {
+	count, ok := strings.CutPrefix(dataset, ioiPrefix)
+	if !ok {
+		return 0, false, nil
+	}
+	n, err = strconv.Atoi(count)
+	if err != nil || n < 1 {
+		return 0, true, fmt.Errorf("invalid --dataset %q: give the number of IOI tasks to generate, such as %s20 (a file whose name starts with %q needs a folder, as in ./%s)",
+			dataset, ioiPrefix, ioiPrefix, dataset)
+	}
+	return n, true, nil
+}
+
+// build turns the specs into checked tasks for model m, or generates the
+// IOI dataset that src requests. bundled reports whether m is the bundled
+// model, whose vocabulary the demo task's ids are for.
+func (f *taskFlags) build(m *transformer.Model, specs []taskSpec, src taskSource, bundled bool) ([]interp.Task, error) {
+	if src.ioi > 0 {
+		tasks, err := interp.IOIDataset(m.Tokenizer, src.ioi, src.seed)
+		if err != nil {
+			return nil, fmt.Errorf("--dataset %s: %w", src.dataset, err)
+		}
+		for i, t := range tasks {
+			if err := t.Validate(m); err != nil {
+				return nil, fmt.Errorf("--dataset %s task %d: %w", src.dataset, i+1, err)
+			}
+		}
+		return tasks, nil
+	}
+
+	if src.demo && !bundled {
+		// The demo's ids are GPT-2 ids, so another model tokenizes the text.
+		specs[0] = specs[0].textOnly()
+	}
+	b := taskBuilder{m: m, noBOS: f.noBOS, jsonKeys: src.dataset != ""}
+	tasks := make([]interp.Task, len(specs))
+	for i, s := range specs {
+		var err error
+		if tasks[i], err = b.build(s); err != nil {
+			return nil, src.wrap(i, err)
+		}
+	}
+	return tasks, nil
+}
 
 // taskSpec is one patching task as the user gave it: each of the prompts
 // and answer tokens as text or as token ids, the ids taking precedence. It
@@ -207,8 +367,10 @@ func demoTask(embedded []byte) (taskSpec, error) {
 // table's header.
 type taskSource struct {
 	demo    bool   // the bundled demo task
-	dataset string // the --dataset file, or ""
+	dataset string // the --dataset file or ioi:N, or ""
 	lines   []int  // the dataset line of each spec
+	ioi     int    // the number of IOI tasks to generate, or 0
+	seed    uint64 // the seed of the IOI tasks
 }
 
 // wrap adds the origin of spec i to an error about it.
@@ -225,6 +387,12 @@ func (src taskSource) wrap(i int, err error) error {
 // describe returns the lines of the table header that say what was
 // patched.
 func (src taskSource) describe(tok *tokenizer.Tokenizer, tasks []interp.Task) ([]string, error) {
+	if src.ioi > 0 {
+		return []string{
+			fmt.Sprintf("dataset   %s: %d generated IOI tasks (seed %d), values and logit differences averaged", src.dataset, len(tasks), src.seed),
+			"          positions are aligned at the last token; column labels show the longest task's tokens",
+		}, nil
+	}
 	if src.dataset != "" {
 		return []string{
 			fmt.Sprintf("dataset   %s: %d tasks, values and logit differences averaged", src.dataset, len(tasks)),
