@@ -91,9 +91,7 @@ func (b *decoderBlock) projectQKV(r *run, h []float32) {
 		return
 	}
 	qw, kvw := r.m.NHeads*r.m.DHead, r.m.NKVHeads*r.m.DHead
-	if s.qkv == nil {
-		s.qkv = make([]float32, r.rows*(qw+2*kvw))
-	}
+	s.qkv = grow(s.qkv, r.rows*(qw+2*kvw))
 	r.linear(s.qkv, h, b.qkv)
 	splitColumns(s.qkv, r.rows, [][]float32{s.q, s.k, s.v}, []int{qw, kvw, kvw})
 }
@@ -108,9 +106,7 @@ func (b *decoderBlock) projectGateUp(r *run, h []float32) {
 		return
 	}
 	dmlp := r.m.DMLP
-	if s.gateUp == nil {
-		s.gateUp = make([]float32, r.rows*2*dmlp)
-	}
+	s.gateUp = grow(s.gateUp, r.rows*2*dmlp)
 	r.linear(s.gateUp, h, b.gateUp)
 	splitColumns(s.gateUp, r.rows, [][]float32{s.pre, s.preLinear}, []int{dmlp, dmlp})
 }
@@ -153,9 +149,7 @@ func joinColumns(rows int, parts [][]float32, widths []int) []float32 {
 // [rows, heads, d_head] in place.
 func (r *run) normalizeHeads(x []float32, heads int, w norm) {
 	n := r.rows * heads
-	if len(r.s.headScale) < n {
-		r.s.headScale = make([]float32, r.rows*r.m.NHeads)
-	}
+	r.s.headScale = grow(r.s.headScale, n)
 	kernels.RMSNormalize(x, r.s.headScale[:n], x, r.m.DHead, r.m.NormEps)
 	kernels.Affine(x, x, w.weight, w.bias)
 }

@@ -167,6 +167,7 @@ func (m *Model) forward(st *State, in Input, seq int, opts *Options) (*Output, e
 	for l := start; l < m.NLayers && r.err == nil; l++ {
 		m.arch.block(r, l)
 	}
+	st.scratch = r.s
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -238,23 +239,37 @@ func (r *run) allocate() {
 	n := r.rows
 	qWidth := c.NHeads * c.DHead
 	kvWidth := c.NKVHeads * c.DHead
-	r.resid = make([]float32, n*c.DModel)
-	r.s = scratch{
-		normed:  make([]float32, n*c.DModel),
-		scale:   make([]float32, n),
-		q:       make([]float32, n*qWidth),
-		k:       make([]float32, n*kvWidth),
-		v:       make([]float32, n*kvWidth),
-		z:       make([]float32, n*qWidth),
-		attnOut: make([]float32, n*c.DModel),
-		mlpOut:  make([]float32, n*c.DModel),
-		pre:     make([]float32, n*c.DMLP),
-		post:    make([]float32, n*c.DMLP),
-		scores:  make([]float32, r.batch*c.NHeads*r.seq*r.keys),
-	}
+	// The state keeps the buffers between calls, so decoding step by step
+	// does not allocate them anew; forward stores any that grew back.
+	st := r.st
+	st.resid = grow(st.resid, n*c.DModel)
+	r.resid = st.resid
+	s := st.scratch
+	s.normed = grow(s.normed, n*c.DModel)
+	s.scale = grow(s.scale, n)
+	s.q = grow(s.q, n*qWidth)
+	s.k = grow(s.k, n*kvWidth)
+	s.v = grow(s.v, n*kvWidth)
+	s.z = grow(s.z, n*qWidth)
+	s.attnOut = grow(s.attnOut, n*c.DModel)
+	s.mlpOut = grow(s.mlpOut, n*c.DModel)
+	s.pre = grow(s.pre, n*c.DMLP)
+	s.post = grow(s.post, n*c.DMLP)
+	s.scores = grow(s.scores, r.batch*c.NHeads*r.seq*r.keys)
 	if r.m.arch.hasKind(hooks.MLPPreLinear) {
-		r.s.preLinear = make([]float32, n*c.DMLP)
+		s.preLinear = grow(s.preLinear, n*c.DMLP)
 	}
+	r.s = s
+}
+
+// grow returns buf resliced to n elements, or a new slice when its capacity
+// is too small. The contents are not cleared: every user writes before it
+// reads.
+func grow(buf []float32, n int) []float32 {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return make([]float32, n)
 }
 
 // startAt loads the residual stream of a run that starts at block layer.

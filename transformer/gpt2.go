@@ -60,9 +60,7 @@ func (w *gpt2Weights) block(r *run, l int) {
 
 	r.hook(l, hooks.ResidPre, r.resid, r.seq, d)
 	r.normalize(l, hooks.Ln1Scale, r.resid, b.AttnNorm)
-	if s.qkv == nil {
-		s.qkv = make([]float32, r.rows*3*d)
-	}
+	s.qkv = grow(s.qkv, r.rows*3*d)
 	r.linear(s.qkv, s.normed, b.QKV)
 	for i := range r.rows {
 		row := s.qkv[i*3*d:]

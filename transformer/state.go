@@ -14,6 +14,8 @@ type State struct {
 	nextPos  []int32     // [batch]: position id of the sequence's next real token
 	k, v     [][]float32 // per block [batch, capacity, n_kv_heads, d_head]; keys after RoPE
 	partial  bool        // a run started past block 0, so lower blocks' caches are empty
+	resid    []float32   // residual stream buffer, reused across calls
+	scratch  scratch     // intermediate buffers, reused across calls
 	m        *Model
 }
 
