@@ -112,3 +112,26 @@ func TestCorrelationAndTopSites(t *testing.T) {
 		t.Errorf("correlation of constant scores = %g, want 0", r[SiteZ])
 	}
 }
+
+// TestAttributeDatasetOfOneTask checks that a dataset of one task gives
+// that task's scores, since the normalization cancels.
+func TestAttributeDatasetOfOneTask(t *testing.T) {
+	m := loadFixture(t, "gpt2-tiny.gguf")
+	task := demoTask(t)
+	opts := AttributeOptions{Method: MethodAtP, Sites: []string{SiteZ}}
+	one, err := Attribute(m, task, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := AttributeDataset(m, []Task{task}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l, row := range one.Sites[SiteZ] {
+		for i, v := range row {
+			if got := set.Sites[SiteZ][l][i]; math.Abs(got-v) > 1e-9*(1+math.Abs(v)) {
+				t.Errorf("z layer %d head %d: dataset %g, task %g", l, i, got, v)
+			}
+		}
+	}
+}

@@ -93,9 +93,12 @@ func (a *siteAverage) mean() map[string][][]float64 {
 	return a.sum
 }
 
-// AttributeDataset runs Attribute on every task and averages the scores
-// and metrics over tasks, aligning positions at the end as PatchDataset
-// does.
+// AttributeDataset runs Attribute on every task and averages over tasks,
+// aligning positions at the end as PatchDataset does. As PatchDataset
+// averages each task's normalized values, the scores are averaged as
+// fractions of each task's M_clean − M_corrupt and then scaled by the mean
+// clean minus the mean corrupted metric, so that Correlation compares the
+// two averages in the same units.
 func AttributeDataset(m *transformer.Model, tasks []Task, opts AttributeOptions) (*AttributionResult, error) {
 	if len(tasks) == 0 {
 		return nil, fmt.Errorf("interp: dataset has no tasks")
@@ -111,12 +114,31 @@ func AttributeDataset(m *transformer.Model, tasks []Task, opts AttributeOptions)
 		if err != nil {
 			return nil, fmt.Errorf("task %d: %w", n+1, err)
 		}
+		denom := r.CleanValue - r.CorruptValue
+		if denom == 0 {
+			return nil, fmt.Errorf("task %d: interp: %w (%g)", n+1, ErrNoEffect, r.CleanValue)
+		}
 		out.CleanValue += r.CleanValue / float64(len(tasks))
 		out.CorruptValue += r.CorruptValue / float64(len(tasks))
 		out.ForwardPasses += r.ForwardPasses
 		out.BackwardPasses += r.BackwardPasses
-		acc.add(r.Sites, len(t.Clean))
+		acc.add(scaleSites(r.Sites, 1/denom), len(t.Clean))
 	}
-	out.Sites = acc.mean()
+	out.Sites = scaleSites(acc.mean(), out.CleanValue-out.CorruptValue)
 	return out, nil
+}
+
+// scaleSites returns a copy of sites with every value multiplied by f.
+func scaleSites(sites map[string][][]float64, f float64) map[string][][]float64 {
+	out := make(map[string][][]float64, len(sites))
+	for site, layers := range sites {
+		out[site] = make([][]float64, len(layers))
+		for l, row := range layers {
+			out[site][l] = make([]float64, len(row))
+			for i, v := range row {
+				out[site][l][i] = v * f
+			}
+		}
+	}
+	return out
 }
