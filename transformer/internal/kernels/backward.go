@@ -19,7 +19,20 @@ func MatMulInputGrad(dx, dy []float32, m int, w *Matrix) {
 		return
 	}
 	if w.F32 != nil {
-		impl.Sgemm(blas.NoTrans, blas.NoTrans, m, k, n, 1, dy, n, w.F32, k, 0, dx, k)
+		// Split the columns of dx across workers, as MatMulT splits its
+		// output columns.
+		workers := min(runtime.GOMAXPROCS(0), max(1, k/minColumnsPerWorker))
+		chunk := (k + workers - 1) / workers
+		var wg sync.WaitGroup
+		for lo := 0; lo < k; lo += chunk {
+			hi := min(k, lo+chunk)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				impl.Sgemm(blas.NoTrans, blas.NoTrans, m, hi-lo, n, 1, dy, n, w.F32[lo:], k, 0, dx[lo:], k)
+			}()
+		}
+		wg.Wait()
 		return
 	}
 	tiles := (n + tileRows - 1) / tileRows
