@@ -87,6 +87,7 @@ Examples:
 		newGenerateCommand(a),
 		newTraceCommand(a),
 		newPatchCommand(a),
+		newSteerCommand(a),
 		newAttributeCommand(a),
 		newBenchCommand(a),
 	)
