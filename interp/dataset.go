@@ -2,6 +2,7 @@ package interp
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/interp-go/interp/transformer"
 )
@@ -24,7 +25,7 @@ func PatchDataset(m *transformer.Model, tasks []Task, opts PatchOptions) (*Patch
 		}
 		r, err := ActivationPatching(m, t, opts)
 		if err != nil {
-			return nil, fmt.Errorf("task %d: %w", n+1, err)
+			return nil, taskError{n + 1, err}
 		}
 		out.CleanValue += r.CleanValue / float64(len(tasks))
 		out.CorruptValue += r.CorruptValue / float64(len(tasks))
@@ -112,11 +113,11 @@ func AttributeDataset(m *transformer.Model, tasks []Task, opts AttributeOptions)
 		}
 		r, err := Attribute(m, t, opts)
 		if err != nil {
-			return nil, fmt.Errorf("task %d: %w", n+1, err)
+			return nil, taskError{n + 1, err}
 		}
 		denom := r.CleanValue - r.CorruptValue
 		if denom == 0 {
-			return nil, fmt.Errorf("task %d: interp: %w (%g)", n+1, ErrNoEffect, r.CleanValue)
+			return nil, taskError{n + 1, fmt.Errorf("%w (%g)", ErrNoEffect, r.CleanValue)}
 		}
 		out.CleanValue += r.CleanValue / float64(len(tasks))
 		out.CorruptValue += r.CorruptValue / float64(len(tasks))
@@ -142,3 +143,15 @@ func scaleSites(sites map[string][][]float64, f float64) map[string][][]float64 
 	}
 	return out
 }
+
+// taskError is an error of one task of a dataset, numbered from 1.
+type taskError struct {
+	task int
+	err  error
+}
+
+func (e taskError) Error() string {
+	return fmt.Sprintf("interp: task %d: %s", e.task, strings.TrimPrefix(e.err.Error(), "interp: "))
+}
+
+func (e taskError) Unwrap() error { return e.err }

@@ -190,3 +190,16 @@ func TestPatchDatasetAlignsAtEnd(t *testing.T) {
 		t.Errorf("clean value = %g, want the mean %g", avg.CleanValue, want)
 	}
 }
+
+func TestDatasetErrorNamesTask(t *testing.T) {
+	m := loadFixture(t, "gpt2-tiny.gguf")
+	good := demoTask(t)
+	bad := Task{Clean: good.Clean, Corrupt: good.Clean, Answer: good.Answer, Wrong: good.Wrong}
+	_, err := PatchDataset(m, []Task{good, bad}, PatchOptions{Sites: []string{SiteZ}})
+	if !errors.Is(err, ErrNoEffect) {
+		t.Fatalf("err = %v, want ErrNoEffect", err)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "interp: task 2: ") || strings.Count(msg, "interp:") != 1 {
+		t.Errorf("error %q should name task 2 once, with one package prefix", msg)
+	}
+}
