@@ -20,15 +20,31 @@ const minColumnsPerWorker = 16
 // MatMulT computes dst = x · wᵀ, where x is [m, k], w is [n, k] (a weight
 // matrix stored as GGUF stores it, one output row per input-sized row) and
 // dst is [m, n], all row-major. The output columns are split across
-// GOMAXPROCS goroutines. It panics if a slice is shorter than its shape.
+// GOMAXPROCS goroutines. On amd64 with AVX2 and FMA it runs the assembly
+// kernels of sgemm_amd64.s, elsewhere gonum's sgemm. It panics if a slice
+// is shorter than its shape.
 func MatMulT(dst, x, w []float32, m, k, n int) {
 	if m == 0 || n == 0 {
 		return
 	}
 	_ = dst[m*n-1]
+	if k == 0 {
+		clear(dst[:m*n])
+		return
+	}
 	_ = x[m*k-1]
 	_ = w[n*k-1]
 
+	if useSgemmAsm {
+		sgemmAsm(dst, x, w, m, k, n)
+		return
+	}
+	matMulTPortable(dst, x, w, m, k, n)
+}
+
+// matMulTPortable is MatMulT with gonum's sgemm, splitting the output
+// columns across GOMAXPROCS goroutines.
+func matMulTPortable(dst, x, w []float32, m, k, n int) {
 	workers := min(runtime.GOMAXPROCS(0), max(1, n/minColumnsPerWorker))
 	if workers == 1 {
 		impl.Sgemm(blas.NoTrans, blas.Trans, m, n, k, 1, x, k, w, k, 0, dst, n)

@@ -1,0 +1,305 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/cpu"
+)
+
+// useSgemmAsm selects the AVX2 and FMA kernels of sgemm_amd64.s for F32
+// products. x/sys/cpu reports AVX2 and FMA only when the operating system
+// also saves the YMM registers. Tests turn it off to compare with the
+// portable path.
+var useSgemmAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// Block sizes of the packed product, in the terms of Goto and van de
+// Geijn's "Anatomy of High-Performance Matrix Multiplication": the
+// micro-kernel keeps an sgemmMR×sgemmNR tile of dst in twelve YMM
+// registers, a packed sgemmMR-row sliver of x and a packed sgemmNR-column
+// sliver of w (sgemmKC·sgemmNR·4 = 16 KiB) stay in the 32 KiB L1 cache, and
+// one worker's packed blocks of x (sgemmMC×sgemmKC) and of w
+// (sgemmKC×sgemmNC) fit together in a 512 KiB L2 cache.
+const (
+	sgemmMR = 6
+	sgemmNR = 16
+	sgemmKC = 256
+	sgemmMC = 144
+	sgemmNC = 256
+)
+
+// sgemvMaxRows is the largest m for which MatMulT takes dot products of
+// whole rows instead of packing. With so few rows of x, a weight is used
+// at most sgemvMaxRows times, so streaming w once costs less than packing
+// it.
+const sgemvMaxRows = 3
+
+// sgemmBuffers holds one worker's packed block of b and an edge tile.
+type sgemmBuffers struct {
+	b    [sgemmKC * sgemmNC]float32
+	tile [sgemmMR * sgemmNR]float32
+}
+
+var sgemmPool = sync.Pool{New: func() any { return new(sgemmBuffers) }}
+
+// sgemmKernel6x16 sets (add = 0) or increases (add = 1) the 6×16 tile at c,
+// whose rows are ldc floats apart, by the product of a packed sliver a
+// ([kc, 6]) and a packed sliver b ([kc, 16]).
+//
+//go:noescape
+func sgemmKernel6x16(kc int, a, b, c *float32, ldc int, add int)
+
+// sdot4 sets dst[r] = Σ_{c<k} x[c]·w[r·ldw + c] for r = 0, 1, 2, 3.
+//
+//go:noescape
+func sdot4(k int, x, w *float32, ldw int, dst *float32)
+
+// packBT16 packs 16 rows of b, ldb floats apart, over 8·kc8 columns into
+// dst as [8·kc8, 16], so dst[c·16 + r] = b[r·ldb + c].
+//
+//go:noescape
+func packBT16(kc8 int, b *float32, ldb int, dst *float32)
+
+// sgemmAsm is MatMulT with the assembly kernels. The caller has checked
+// the shapes and that m, n and k are positive.
+func sgemmAsm(dst, x, w []float32, m, k, n int) {
+	if m <= sgemvMaxRows {
+		sgemvAsm(dst, x, w, m, k, n)
+		return
+	}
+	sgemmPacked(dst, n, x, k, w, k, true, m, k, n)
+}
+
+// sgemvAsm computes dst = x·wᵀ for a few rows of x as dot products,
+// four rows of w at a time, on up to GOMAXPROCS goroutines that take
+// blocks of rows of w in turn.
+func sgemvAsm(dst, x, w []float32, m, k, n int) {
+	// A block of 64 rows keeps scheduling costs small and still splits a
+	// 768-row matrix into 12 blocks.
+	const blockRows = 64
+	blocks := (n + blockRows - 1) / blockRows
+	parallelBlocks(blocks, 2*m*k*n, func(block int, _ *sgemmBuffers) {
+		lo := block * blockRows
+		hi := min(n, lo+blockRows)
+		var out [4]float32
+		j := lo
+		for ; j+4 <= hi; j += 4 {
+			for i := range m {
+				sdot4(k, &x[i*k], &w[j*k], k, &out[0])
+				copy(dst[i*n+j:i*n+j+4], out[:])
+			}
+		}
+		for ; j < hi; j++ {
+			for i := range m {
+				// With ldw = 0 the four sums are all the dot product
+				// with row j.
+				sdot4(k, &x[i*k], &w[j*k], 0, &out[0])
+				dst[i*n+j] = out[0]
+			}
+		}
+	})
+}
+
+// sgemmPacked computes dst = a·op(b) for a of shape [m, depth] with rows
+// lda apart and dst of shape [m, cols] with rows ldc apart. With transB,
+// b is [cols, depth] and op(b) = bᵀ (MatMulT's layout), otherwise b is
+// [depth, cols] (MatMulInputGrad's). Its rows are ldb floats apart.
+//
+// All of a is packed once, then workers take blocks of sgemmNC columns in
+// turn, pack them block by block over depth and multiply.
+func sgemmPacked(dst []float32, ldc int, a []float32, lda int, b []float32, ldb int, transB bool, m, depth, cols int) {
+	packed := sgemmPackedA(a, lda, m, depth)
+	mPadded := (m + sgemmMR - 1) / sgemmMR * sgemmMR
+
+	blocks := (cols + sgemmNC - 1) / sgemmNC
+	parallelBlocks(blocks, 2*m*depth*cols, func(block int, buf *sgemmBuffers) {
+		jc := block * sgemmNC
+		nc := min(sgemmNC, cols-jc)
+		for pc := 0; pc < depth; pc += sgemmKC {
+			kc := min(sgemmKC, depth-pc)
+			if transB {
+				packBTransposed(buf.b[:], b, ldb, jc, nc, pc, kc)
+			} else {
+				packB(buf.b[:], b, ldb, jc, nc, pc, kc)
+			}
+			add := 0
+			if pc > 0 {
+				add = 1
+			}
+			blockA := packed.data[pc*mPadded : pc*mPadded+mPadded*kc]
+			for ic := 0; ic < m; ic += sgemmMC {
+				mc := min(sgemmMC, m-ic)
+				sgemmBlock(dst, ldc, blockA[ic*kc:], buf, ic, mc, jc, nc, kc, add)
+			}
+		}
+	})
+	sgemmPackedPool.Put(packed)
+}
+
+// sgemmPackedBuffer holds a packed left operand. Its size follows the
+// largest product seen, so it comes from a pool of its own.
+type sgemmPackedBuffer struct{ data []float32 }
+
+var sgemmPackedPool = sync.Pool{New: func() any { return new(sgemmPackedBuffer) }}
+
+// sgemmPackedA packs a, [m, depth] with rows lda apart, block by block
+// over depth. Block pc holds the rows padded to a multiple of sgemmMR as
+// slivers of sgemmMR rows ([kc, sgemmMR] each) and starts at pc·mPadded.
+// The caller returns the buffer to sgemmPackedPool.
+func sgemmPackedA(a []float32, lda, m, depth int) *sgemmPackedBuffer {
+	mPadded := (m + sgemmMR - 1) / sgemmMR * sgemmMR
+	packed := sgemmPackedPool.Get().(*sgemmPackedBuffer)
+	if cap(packed.data) < mPadded*depth {
+		packed.data = make([]float32, mPadded*depth)
+	}
+	packed.data = packed.data[:mPadded*depth]
+	for pc := 0; pc < depth; pc += sgemmKC {
+		kc := min(sgemmKC, depth-pc)
+		packA(packed.data[pc*mPadded:], a, lda, m, pc, kc)
+	}
+	return packed
+}
+
+// sgemmBlock multiplies the packed rows [ic, ic+mc) of a, whose first
+// sliver is at packedA, by one packed block of b ([kc, nc]) into dst at
+// row ic, column jc.
+func sgemmBlock(dst []float32, ldc int, packedA []float32, buf *sgemmBuffers, ic, mc, jc, nc, kc, add int) {
+	for jr := 0; jr < nc; jr += sgemmNR {
+		nr := min(sgemmNR, nc-jr)
+		bp := &buf.b[jr*kc]
+		for ir := 0; ir < mc; ir += sgemmMR {
+			mr := min(sgemmMR, mc-ir)
+			ap := &packedA[ir*kc : (ir+sgemmMR)*kc][0]
+			if mr == sgemmMR && nr == sgemmNR {
+				c := dst[(ic+ir)*ldc+jc+jr:]
+				_ = c[(sgemmMR-1)*ldc+sgemmNR-1]
+				sgemmKernel6x16(kc, ap, bp, &c[0], ldc, add)
+				continue
+			}
+			sgemmKernel6x16(kc, ap, bp, &buf.tile[0], sgemmNR, 0)
+			for r := range mr {
+				row := dst[(ic+ir+r)*ldc+jc+jr:][:nr]
+				tile := buf.tile[r*sgemmNR:][:nr]
+				if add == 0 {
+					copy(row, tile)
+				} else {
+					for j, v := range tile {
+						row[j] += v
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA copies all rows and columns [pc, pc+kc) of a into slivers of
+// sgemmMR rows, each stored column by column ([kc, sgemmMR]), padding the
+// last sliver with zero rows.
+func packA(dst, a []float32, lda, m, pc, kc int) {
+	for ir := 0; ir < m; ir += sgemmMR {
+		sliver := dst[ir*kc : (ir+sgemmMR)*kc]
+		if ir+sgemmMR <= m {
+			r0 := a[ir*lda+pc:][:kc]
+			r1 := a[(ir+1)*lda+pc:][:kc]
+			r2 := a[(ir+2)*lda+pc:][:kc]
+			r3 := a[(ir+3)*lda+pc:][:kc]
+			r4 := a[(ir+4)*lda+pc:][:kc]
+			r5 := a[(ir+5)*lda+pc:][:kc]
+			for c := range kc {
+				s := sliver[c*sgemmMR : c*sgemmMR+sgemmMR]
+				s[0], s[1], s[2], s[3], s[4], s[5] = r0[c], r1[c], r2[c], r3[c], r4[c], r5[c]
+			}
+			continue
+		}
+		clear(sliver)
+		for r := range m - ir {
+			for c, v := range a[(ir+r)*lda+pc:][:kc] {
+				sliver[c*sgemmMR+r] = v
+			}
+		}
+	}
+}
+
+// packBTransposed copies rows [jc, jc+nc) and columns [pc, pc+kc) of b,
+// which is [cols, depth], into slivers of sgemmNR rows of b, each stored
+// column by column ([kc, sgemmNR]), padding the last sliver with zeros.
+func packBTransposed(dst, b []float32, ldb, jc, nc, pc, kc int) {
+	kc8 := kc / 8 * 8
+	for jr := 0; jr < nc; jr += sgemmNR {
+		sliver := dst[jr*kc : (jr+sgemmNR)*kc]
+		nr := min(sgemmNR, nc-jr)
+		first := (jc+jr)*ldb + pc
+		if nr == sgemmNR && kc8 > 0 {
+			_ = b[first+(sgemmNR-1)*ldb+kc8-1]
+			packBT16(kc8/8, &b[first], ldb, &sliver[0])
+		} else {
+			kc8 = 0
+		}
+		for r := range nr {
+			row := b[first+r*ldb:][:kc]
+			for c := kc8; c < kc; c++ {
+				sliver[c*sgemmNR+r] = row[c]
+			}
+		}
+		for r := nr; r < sgemmNR; r++ {
+			for c := range kc {
+				sliver[c*sgemmNR+r] = 0
+			}
+		}
+	}
+}
+
+// packB copies rows [pc, pc+kc) and columns [jc, jc+nc) of b, which is
+// [depth, cols], into slivers of sgemmNR columns ([kc, sgemmNR]), padding
+// the last sliver with zeros.
+func packB(dst, b []float32, ldb, jc, nc, pc, kc int) {
+	for jr := 0; jr < nc; jr += sgemmNR {
+		sliver := dst[jr*kc : (jr+sgemmNR)*kc]
+		nr := min(sgemmNR, nc-jr)
+		for c := range kc {
+			out := sliver[c*sgemmNR : (c+1)*sgemmNR]
+			copy(out, b[(pc+c)*ldb+jc+jr:][:nr])
+			clear(out[nr:])
+		}
+	}
+}
+
+// minFlopsPerWorker keeps goroutine start-up, a few microseconds, small
+// beside the work each extra goroutine takes on.
+const minFlopsPerWorker = 1 << 18
+
+// parallelBlocks calls fn for blocks [0, n) on up to GOMAXPROCS
+// goroutines, each with packing buffers of its own. Small products, by
+// their total work in flops, get fewer goroutines.
+func parallelBlocks(n, flops int, fn func(block int, buf *sgemmBuffers)) {
+	workers := min(runtime.GOMAXPROCS(0), n, max(1, flops/minFlopsPerWorker))
+	if workers <= 1 {
+		buf := sgemmPool.Get().(*sgemmBuffers)
+		for block := range n {
+			fn(block, buf)
+		}
+		sgemmPool.Put(buf)
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := sgemmPool.Get().(*sgemmBuffers)
+			defer sgemmPool.Put(buf)
+			for {
+				block := int(next.Add(1) - 1)
+				if block >= n {
+					return
+				}
+				fn(block, buf)
+			}
+		}()
+	}
+	wg.Wait()
+}

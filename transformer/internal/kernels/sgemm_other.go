@@ -1,0 +1,12 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// useSgemmAsm is false where there are no assembly kernels, so MatMulT
+// always takes the portable path.
+var useSgemmAsm = false
+
+// sgemmAsm is never called without assembly kernels.
+func sgemmAsm(dst, x, w []float32, m, k, n int) {
+	panic("kernels: no assembly sgemm on this platform")
+}
