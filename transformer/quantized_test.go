@@ -3,6 +3,7 @@ package transformer
 import (
 	"math"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"codeberg.org/sbinet/npyio/npz"
@@ -15,18 +16,31 @@ import (
 //
 //   - On the quantized file. There llama.cpp rounds the activations to 8
 //     bits before every quantized matrix product: Q8_0 blocks of 32 for
-//     Q8_0 and Q4_0 weights, Q8_K blocks of 256 for the K-quants. That
-//     moves its logits by up to 2.5% of their range on these files.
+//     Q8_0 and Q4_0 weights, Q8_K blocks of 256 for the K-quants. The
+//     runtime does the same by default.
 //   - On an F32 copy whose weights ggml's own dequantization wrote. That is
-//     the same weights with float32 activations, which is what this runtime
-//     computes.
+//     the same weights with float32 activations, which the runtime
+//     computes with float activations switched on (useFloatActivations).
 //
 // Against the F32 copy, the test requires the same top-1 token at every
 // position and last-position logits within 1e-3 of the range. Against the
-// quantized file, it requires last-position logits within 2% of the range
-// and the same top-1 token at every position. The one exception is a
-// position where llama.cpp's two runs pick different tokens. There the
-// runtime must pick the F32 copy's token, and the test logs the position.
+// quantized file, it requires the same top-1 token at every position and
+// last-position logits within the fixture's tolerance, a fraction of the
+// range set from measurements (testdata/quantized/README.md).
+//
+// On Llama files the runtime computes what llama.cpp computes, so most of
+// them agree to float32 rounding. llama-d256-Q4_0 differs by 0.29% of the
+// range. There an activation lies near a rounding boundary of the 8-bit
+// grid, and the two float32 values, one unit in the last place apart from
+// a different order of summation, round to neighbouring quants. Later
+// layers carry that change on.
+//
+// GPT-2 differs more, because llama.cpp computes GELU from a table of F16
+// values (rounding its input and output to F16) and the runtime in float32.
+// The 8-bit rounding of the next product magnifies that difference, to
+// about 1% of the range. So on GPT-2 files one more case passes: at a
+// position where llama.cpp's two runs pick different tokens, the runtime
+// may pick the F32 copy's token, and the test logs the position.
 
 // quantizedFixtures lists the files: committed under testdata/quantized,
 // or real-vocabulary GPT-2 files kept outside the repository (found by
@@ -49,12 +63,14 @@ var quantizedFixtures = []struct {
 }
 
 // Tolerances on the last-position logits, as fractions of the range
-// (max − min) of llama.cpp's logits there. Against the F32 copy the only
-// differences are float32 rounding and, for GPT-2, llama.cpp's GELU from
-// an f16 table (measured up to 2.2e-4 of the range).
+// (max − min) of llama.cpp's logits there. Against the quantized file:
+// measured up to 0.29% on Llama and 1.17% on GPT-2 files. Against the F32
+// copy the only differences are float32 rounding and, for GPT-2,
+// llama.cpp's GELU table (measured up to 2.2e-4 of the range).
 const (
-	quantizedRangeFraction = 0.02
-	f32CopyRangeFraction   = 1e-3
+	llamaRangeFraction   = 0.005
+	gpt2RangeFraction    = 0.015
+	f32CopyRangeFraction = 1e-3
 )
 
 func TestQuantizedMatchesLlamaCpp(t *testing.T) {
@@ -75,51 +91,27 @@ func TestQuantizedMatchesLlamaCpp(t *testing.T) {
 			defer r.Close()
 			g := &golden{t, r}
 			ids := g.ids("ids")
-			out, err := m.Run(ids, &Options{Logits: AllLogits})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := make([]int32, len(ids))
-			for i := range ids {
-				got[i] = argmax(out.Row(0, i))
-			}
-			ours := out.Row(0, len(ids)-1)
-
-			// The F32 copy: same weights, float32 activations.
-			f32Top1, f32Top2 := g.ids("f32_top1"), g.ids("f32_top2")
-			f32Margin, _ := g.floats("f32_margin")
-			f32Last, _ := g.floats("f32_logits_last")
-			lo, hi := minMax(f32Last)
-			f32Span := float64(hi - lo)
-			for i := range ids {
-				if got[i] != f32Top1[i] {
-					t.Errorf("position %d: top-1 token %d, llama.cpp on the F32 copy picks %d "+
-						"(its second is %d, %.2g below, %.2g of the range)",
-						i, got[i], f32Top1[i], f32Top2[i], f32Margin[i], float64(f32Margin[i])/f32Span)
-				}
-			}
-			d, at := maxAbsDiff(ours, f32Last)
-			t.Logf("F32 copy: top-1 equal at all %d positions; last position max |Δ| = %.2g at token %d, %.2g of the range %.3g",
-				len(ids), d, at, d/f32Span, f32Span)
-			if d > f32CopyRangeFraction*f32Span || math.IsNaN(d) {
-				t.Errorf("last-position logits differ from llama.cpp's on the F32 copy by %.3g at token %d, "+
-					"more than %g of the range %.3g", d, at, f32CopyRangeFraction, f32Span)
-			}
+			f32Top1 := g.ids("f32_top1")
 
 			// The quantized file, as llama.cpp runs it.
+			got, ours := runTop1(t, m, ids)
 			top1 := g.ids("top1")
 			margin, _ := g.floats("margin")
 			gapToF32, _ := g.floats("gap_to_f32_top1")
 			last, _ := g.floats("logits_last")
-			lo, hi = minMax(last)
+			lo, hi := minMax(last)
 			span := float64(hi - lo)
+			tolerance := llamaRangeFraction
+			if m.Arch == "gpt2" {
+				tolerance = gpt2RangeFraction
+			}
 			agree := 0
 			for i := range ids {
 				switch {
 				case got[i] == top1[i]:
 					agree++
-				case got[i] == f32Top1[i]:
-					// llama.cpp's activation rounding changed its own pick.
+				case m.Arch == "gpt2" && got[i] == f32Top1[i]:
+					// llama.cpp's GELU table changed its own pick.
 					t.Logf("position %d: top-1 token %d, llama.cpp's is %d on the quantized file (by %.2g, %.2g of the range) "+
 						"and %d on the F32 copy", i, got[i], top1[i], gapToF32[i], float64(gapToF32[i])/span, f32Top1[i])
 				default:
@@ -127,15 +119,101 @@ func TestQuantizedMatchesLlamaCpp(t *testing.T) {
 						i, got[i], top1[i], margin[i], f32Top1[i])
 				}
 			}
-			d, at = maxAbsDiff(ours, last)
-			t.Logf("quantized: top-1 equal at %d of %d positions; last position max |Δ| = %.3g at token %d, %.2f%% of the range %.3g",
-				agree, len(ids), d, at, 100*d/span, span)
-			if d > quantizedRangeFraction*span || math.IsNaN(d) {
-				t.Errorf("last-position logits differ from llama.cpp's by %.3g at token %d, more than %.0f%% of the range %.3g",
-					d, at, 100*quantizedRangeFraction, span)
+			d, at := maxAbsDiff(ours, last)
+			t.Logf("quantized: top-1 equal at %d of %d positions; last position max |Δ| = %.3g at token %d, %.2g of the range %.3g",
+				agree, len(ids), d, at, d/span, span)
+			if d > tolerance*span || math.IsNaN(d) {
+				t.Errorf("last-position logits differ from llama.cpp's by %.3g at token %d, more than %g of the range %.3g",
+					d, at, tolerance, span)
+			}
+
+			// The F32 copy: same weights, float32 activations.
+			if n := useFloatActivations(m); n == 0 {
+				t.Fatal("useFloatActivations found no weight matrix")
+			}
+			got, ours = runTop1(t, m, ids)
+			f32Top2 := g.ids("f32_top2")
+			f32Margin, _ := g.floats("f32_margin")
+			f32Last, _ := g.floats("f32_logits_last")
+			lo, hi = minMax(f32Last)
+			f32Span := float64(hi - lo)
+			for i := range ids {
+				if got[i] != f32Top1[i] {
+					t.Errorf("float activations, position %d: top-1 token %d, llama.cpp on the F32 copy picks %d "+
+						"(its second is %d, %.2g below, %.2g of the range)",
+						i, got[i], f32Top1[i], f32Top2[i], f32Margin[i], float64(f32Margin[i])/f32Span)
+				}
+			}
+			d, at = maxAbsDiff(ours, f32Last)
+			t.Logf("F32 copy, float activations: last position max |Δ| = %.2g at token %d, %.2g of the range %.3g",
+				d, at, d/f32Span, f32Span)
+			if d > f32CopyRangeFraction*f32Span || math.IsNaN(d) {
+				t.Errorf("float activations: last-position logits differ from llama.cpp's on the F32 copy by %.3g at token %d, "+
+					"more than %g of the range %.3g", d, at, f32CopyRangeFraction, f32Span)
 			}
 		})
 	}
+}
+
+// runTop1 runs ids through m and returns the top-1 token at every position
+// and the last position's logits.
+func runTop1(t *testing.T, m *Model, ids []int32) ([]int32, []float32) {
+	t.Helper()
+	out, err := m.Run(ids, &Options{Logits: AllLogits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top1 := make([]int32, len(ids))
+	for i := range ids {
+		top1[i] = argmax(out.Row(0, i))
+	}
+	return top1, out.Row(0, len(ids)-1)
+}
+
+// useFloatActivations sets FloatActivations on every weight matrix of m,
+// so that its products multiply float32 activations by the decoded
+// weights instead of rounding the activations as llama.cpp does. It
+// returns the number of matrices it switched. It finds them by walking the
+// exported fields of the architecture's weights.
+//
+// NOTE: tests only. Library callers have no way yet to choose float
+// activations for a model.
+func useFloatActivations(m *Model) int {
+	count := 0
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Slice:
+			for i := range v.Len() {
+				walk(v.Index(i))
+			}
+		case reflect.Struct:
+			if !v.CanAddr() {
+				return
+			}
+			switch p := v.Addr().Interface().(type) {
+			case *matrix:
+				p.FloatActivations = true
+				count++
+				return
+			case *linear:
+				p.weight.FloatActivations = true
+				count++
+				return
+			}
+			for i := range v.NumField() {
+				if v.Type().Field(i).IsExported() {
+					walk(v.Field(i))
+				}
+			}
+		}
+	}
+	walk(reflect.ValueOf(m.arch))
+	return count
 }
 
 // minMax returns the smallest and largest of v.

@@ -108,12 +108,17 @@ func checkLogits(t *testing.T, m *Model, g *golden, suffix string, tol float64) 
 }
 
 // Tolerances: the NumPy reference computes in float64 from the same
-// weights, so float32 rounding is all that separates it from the runtime.
-// llama.cpp rounds activations to f16 before a matrix product with F16
-// weights (gpt2-tiny's tied output) and quantizes them to Q8_0 before a
-// Q8_0 product (every product of llama-tiny-q8), and computes GELU from an
-// f16 table, so its goldens allow that rounding. In gemma2-tiny's GELU gate
-// that table alone puts llama.cpp up to 2.5e-3 from the reference.
+// weights with float activations, so the runtime runs with float
+// activations against it (useFloatActivations), and float32 rounding is
+// all that separates the two. Against llama.cpp the runtime rounds
+// activations as llama.cpp does: to F16 before a product with F16 weights
+// (gpt2-tiny's tied output), to Q8_0 before a Q8_0 product (every product
+// of llama-tiny-q8). llama.cpp computes GELU from an f16 table, which puts
+// gpt2-tiny up to 5.1e-3 from it, and in gemma2-tiny's GELU gate up to
+// 2.5e-3. On llama-tiny-q8 the 2-token prompt agrees to 1.9e-6. On the
+// 50-token prompt a one-ulp difference in a float32 sum moves an
+// activation across a rounding boundary of the 8-bit grid, and the logits
+// differ by up to 0.2.
 var logitGoldens = []struct {
 	model, source string
 	tol           float64
@@ -121,9 +126,9 @@ var logitGoldens = []struct {
 	{"gpt2-tiny", "logits", 1e-3},
 	{"llama-tiny", "logits", 1e-3},
 	{"llama-tiny-q8", "logits", 1e-3},
-	{"gpt2-tiny", "llamacpp", 1e-2},
+	{"gpt2-tiny", "llamacpp", 7e-3},
 	{"llama-tiny", "llamacpp", 1e-3},
-	{"llama-tiny-q8", "llamacpp", 1},
+	{"llama-tiny-q8", "llamacpp", 0.3},
 	{"qwen2-tiny", "logits", 1e-4},
 	{"qwen3-tiny", "logits", 1e-4},
 	{"phi3-tiny", "logits", 1e-4},
@@ -142,6 +147,9 @@ func TestLogitsMatchReference(t *testing.T) {
 	for _, c := range logitGoldens {
 		t.Run(c.model+"/"+c.source, func(t *testing.T) {
 			m := loadModel(t, fixture(t, c.model+".gguf"))
+			if c.source == "logits" {
+				useFloatActivations(m)
+			}
 			g := openGolden(t, c.model+"."+c.source+".npz")
 			for i := 0; g.has(fmt.Sprintf("ids_%d", i)); i++ {
 				checkLogits(t, m, g, fmt.Sprintf("_%d", i), c.tol)
@@ -155,6 +163,7 @@ func TestTraceMatchesReference(t *testing.T) {
 		"qwen2-tiny", "qwen3-tiny", "phi3-tiny", "gemma2-tiny", "mistral-tiny", "llama31-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := loadModel(t, fixture(t, name+".gguf"))
+			useFloatActivations(m)
 			g := openGolden(t, name+".trace.npz")
 			ids := g.ids("ids")
 			cache := hooks.NewCache("*")

@@ -22,6 +22,11 @@ type Matrix struct {
 	F32        []float32 // Type F32: Rows·Cols values
 	Raw        []byte    // other types: Rows·RowBytes bytes
 	RowBytes   int
+
+	// FloatActivations makes MatMul multiply the float32 activations by
+	// the decoded weights, instead of rounding the activations first as
+	// llama.cpp does (see MatMul). It has no effect on F32 weights.
+	FloatActivations bool
 }
 
 // NewMatrix wraps the data of a tensor of the given type and shape. F32 data
@@ -65,16 +70,52 @@ func (w *Matrix) Row(dst []float32, j int) {
 	}
 }
 
-// tileRows is the number of weight rows decoded together before a product.
+// tileRows is the number of weight rows decoded together before a product,
+// and the number of rows a worker of a quantized product takes at a time.
 const tileRows = 64
 
 // MatMul computes dst = x · wᵀ, where x is [m, w.Cols] and dst is
 // [m, w.Rows], row-major, on up to GOMAXPROCS goroutines.
+//
+// Unless w.FloatActivations is set, it follows the numerics of llama.cpp's
+// CPU backend. For quantized weights it rounds each row of x to the weight
+// type's 8-bit activation format (Q8_0, Q8_1 or Q8_K) and sums integer
+// products block by block, with the float32 steps of ggml's portable
+// reference code (see quantdot.go). For F16 and BF16 weights it rounds x
+// to F16 or BF16 values and multiplies them by the decoded weights with
+// sgemm, whose float32 order of summation differs from ggml's. F32
+// weights always get float32 activations.
 func MatMul(dst, x []float32, m int, w *Matrix) {
+	_, quantized := quantKernels[w.Type]
+	switch {
+	case w.F32 != nil:
+		MatMulT(dst, x, w.F32, m, w.Cols, w.Rows)
+	case w.FloatActivations || m == 0:
+		matMulDecoded(dst, x, m, w)
+	case w.Type == gguf.TypeF16 || w.Type == gguf.TypeBF16:
+		matMulDecoded(dst, roundActivations(w.Type, x[:m*w.Cols]), m, w)
+	case quantized:
+		matMulQuantized(dst, x, m, w)
+	default:
+		matMulDecoded(dst, x, m, w)
+	}
+}
+
+// MatMulFloat computes dst = x · wᵀ like MatMul, but always multiplies the
+// float32 activations by the decoded weights, ignoring w.FloatActivations.
+// These are the numerics of a float reference, and the product whose
+// gradient MatMulInputGrad computes.
+func MatMulFloat(dst, x []float32, m int, w *Matrix) {
 	if w.F32 != nil {
 		MatMulT(dst, x, w.F32, m, w.Cols, w.Rows)
 		return
 	}
+	matMulDecoded(dst, x, m, w)
+}
+
+// matMulDecoded computes dst = x · wᵀ in float32, decoding tileRows rows of
+// w at a time and multiplying each tile with sgemm.
+func matMulDecoded(dst, x []float32, m int, w *Matrix) {
 	n, k := w.Rows, w.Cols
 	if m == 0 || n == 0 {
 		return
@@ -106,6 +147,70 @@ func MatMul(dst, x []float32, m int, w *Matrix) {
 					w.Row(scratch[(j-lo)*k:(j-lo+1)*k], j)
 				}
 				impl.Sgemm(blas.NoTrans, blas.Trans, m, hi-lo, k, 1, x, k, scratch, k, 0, dst[lo:], n)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// matMulQuantized computes dst = x · wᵀ for quantized w as llama.cpp does:
+// x is rounded once to the activation format, then each worker unpacks two
+// weight rows at a time and takes their dot products with every row of x.
+func matMulQuantized(dst, x []float32, m int, w *Matrix) {
+	n, k := w.Rows, w.Cols
+	if n == 0 {
+		return
+	}
+	_ = dst[m*n-1]
+	_ = x[m*k-1]
+
+	kernel := quantKernels[w.Type]
+	format, _ := activationFormat(w.Type)
+	xq := quantizeRows(format, x, m, k)
+	if format == gguf.TypeQ8_K {
+		xq.toLaneMajor()
+	}
+	rows := make([]quantRow, m)
+	for i := range rows {
+		rows[i] = xq.row(i)
+	}
+
+	tiles := (n + tileRows - 1) / tileRows
+	workers := min(runtime.GOMAXPROCS(0), tiles)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	next := 0
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pair := newWeightPair(w.Type, k)
+			for {
+				mu.Lock()
+				tile := next
+				next++
+				mu.Unlock()
+				if tile >= tiles {
+					return
+				}
+				// tileRows is even, so only the matrix's last row can be
+				// left without a partner.
+				for j := tile * tileRows; j < min(n, (tile+1)*tileRows); j += 2 {
+					kernel.unpack(pair.rows[0], w.Raw[j*w.RowBytes:(j+1)*w.RowBytes])
+					if j+1 < n {
+						kernel.unpack(pair.rows[1], w.Raw[(j+1)*w.RowBytes:(j+2)*w.RowBytes])
+					} else {
+						pair.clearRow(1)
+					}
+					pair.pack()
+					for i := range rows {
+						s0, s1 := kernel.dot(pair, &rows[i])
+						dst[i*n+j] = s0
+						if j+1 < n {
+							dst[i*n+j+1] = s1
+						}
+					}
+				}
 			}
 		}()
 	}

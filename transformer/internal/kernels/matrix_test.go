@@ -31,9 +31,9 @@ func randomFloats(rng *rand.Rand, n int) []float32 {
 	return out
 }
 
-// TestMatMulTypes checks the product for every weight type against a
-// float64 product with the same decoded weights, for shapes that leave a
-// partial tile and for single-row (decoding) inputs.
+// TestMatMulTypes checks the float-activation product for every weight
+// type against a float64 product with the same decoded weights, for shapes
+// that leave a partial tile and for single-row (decoding) inputs.
 func TestMatMulTypes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0} {
@@ -53,6 +53,7 @@ func TestMatMulTypes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", typ, err)
 			}
+			w.FloatActivations = true
 			decoded := make([]float32, shape.n*shape.k)
 			for j := range shape.n {
 				w.Row(decoded[j*shape.k:(j+1)*shape.k], j)
