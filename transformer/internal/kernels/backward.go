@@ -19,6 +19,10 @@ func MatMulInputGrad(dx, dy []float32, m int, w *Matrix) {
 		return
 	}
 	if w.F32 != nil {
+		if useSgemmAsm && k > 0 {
+			sgemmInputGradAsm(dx, dy, w.F32, m, n, k)
+			return
+		}
 		// Split the columns of dx across workers, as MatMulT splits its
 		// output columns.
 		workers := min(runtime.GOMAXPROCS(0), max(1, k/minColumnsPerWorker))

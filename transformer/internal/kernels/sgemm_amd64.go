@@ -63,6 +63,19 @@ func sdot4(k int, x, w *float32, ldw int, dst *float32)
 //go:noescape
 func packBT16(kc8 int, b *float32, ldb int, dst *float32)
 
+// packB16 copies kc rows of 16·slivers floats of b, ldb floats apart, into
+// slivers of [kc, 16] floats at dst, so dst[s·kc·16 + c·16 + r] =
+// b[c·ldb + s·16 + r].
+//
+//go:noescape
+func packB16(kc, slivers int, b *float32, ldb int, dst *float32)
+
+// saxpy4 adds Σ_r alpha[r]·w[r·ldw + c] to y[c] for r = 0, 1, 2, 3 and
+// c < 8·k8.
+//
+//go:noescape
+func saxpy4(k8 int, alpha, w *float32, ldw int, y *float32)
+
 // sgemmAsm is MatMulT with the assembly kernels. The caller has checked
 // the shapes and that m, n and k are positive.
 func sgemmAsm(dst, x, w []float32, m, k, n int) {
@@ -71,6 +84,19 @@ func sgemmAsm(dst, x, w []float32, m, k, n int) {
 		return
 	}
 	sgemmPacked(dst, n, x, k, w, k, true, m, k, n)
+}
+
+// sgemmInputGradAsm sets dx = dy·w for dy of shape [m, n] and w of shape
+// [n, k], MatMulInputGrad for F32 weights, with the assembly kernels.
+func sgemmInputGradAsm(dx, dy, w []float32, m, n, k int) {
+	_ = dx[m*k-1]
+	_ = dy[m*n-1]
+	_ = w[n*k-1]
+	if m <= sgemvMaxRows {
+		saxpyRowsAsm(dx, dy, w, m, n, k)
+		return
+	}
+	sgemmPacked(dx, k, dy, n, w, k, false, m, n, k)
 }
 
 // sgemvAsm computes dst = x·wᵀ for a few rows of x as dot products,
@@ -101,6 +127,88 @@ func sgemvAsm(dst, x, w []float32, m, k, n int) {
 			}
 		}
 	})
+}
+
+// saxpyRowsAsm sets dx = dy·w for a few rows of dy by adding multiples of
+// whole rows of w, four at a time. Each goroutine takes a contiguous range
+// of rows of w and sums into a buffer of its own (the first into dx), and
+// the buffers are added at the end.
+func saxpyRowsAsm(dx, dy, w []float32, m, n, k int) {
+	clear(dx[:m*k])
+	workers := min(runtime.GOMAXPROCS(0), (n+3)/4, max(1, 2*m*n*k/minFlopsPerWorker))
+	if workers == 1 {
+		addRowMultiples(dx, dy, w, m, n, k, 0, n)
+		return
+	}
+
+	chunk := ((n+workers-1)/workers + 3) / 4 * 4
+	partials := make([]*sgemmPackedBuffer, workers)
+	var wg sync.WaitGroup
+	for worker := range workers {
+		lo, hi := worker*chunk, min(n, (worker+1)*chunk)
+		if lo >= hi {
+			break
+		}
+		acc := dx
+		if worker > 0 {
+			partials[worker] = sgemmPackedPool.Get().(*sgemmPackedBuffer)
+			acc = growFloats(&partials[worker].data, m*k)
+			clear(acc)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addRowMultiples(acc, dy, w, m, n, k, lo, hi)
+		}()
+	}
+	wg.Wait()
+
+	for _, partial := range partials[1:] {
+		if partial != nil {
+			Add(dx[:m*k], partial.data[:m*k])
+			sgemmPackedPool.Put(partial)
+		}
+	}
+}
+
+// addRowMultiples adds Σ_{lo≤j<hi} dy[i, j]·w[j, :] to acc[i, :] for every
+// row i of dy ([m, n]), where w is [n, k] and acc is [m, k].
+func addRowMultiples(acc, dy, w []float32, m, n, k, lo, hi int) {
+	k8 := k / 8
+	var alpha [4]float32
+	j := lo
+	for ; j+4 <= hi; j += 4 {
+		rows := w[j*k : (j+4)*k]
+		for i := range m {
+			copy(alpha[:], dy[i*n+j:i*n+j+4])
+			out := acc[i*k : (i+1)*k]
+			if k8 > 0 {
+				saxpy4(k8, &alpha[0], &rows[0], k, &out[0])
+			}
+			for c := 8 * k8; c < k; c++ {
+				out[c] += alpha[0]*rows[c] + alpha[1]*rows[k+c] + alpha[2]*rows[2*k+c] + alpha[3]*rows[3*k+c]
+			}
+		}
+	}
+	for ; j < hi; j++ {
+		row := w[j*k : (j+1)*k]
+		for i := range m {
+			a := dy[i*n+j]
+			out := acc[i*k : (i+1)*k]
+			for c, v := range row {
+				out[c] += a * v
+			}
+		}
+	}
+}
+
+// growFloats returns (*buf)[:n], first reallocating *buf if it is shorter.
+func growFloats(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	*buf = (*buf)[:n]
+	return *buf
 }
 
 // sgemmPacked computes dst = a·op(b) for a of shape [m, depth] with rows
@@ -152,10 +260,7 @@ var sgemmPackedPool = sync.Pool{New: func() any { return new(sgemmPackedBuffer) 
 func sgemmPackedA(a []float32, lda, m, depth int) *sgemmPackedBuffer {
 	mPadded := (m + sgemmMR - 1) / sgemmMR * sgemmMR
 	packed := sgemmPackedPool.Get().(*sgemmPackedBuffer)
-	if cap(packed.data) < mPadded*depth {
-		packed.data = make([]float32, mPadded*depth)
-	}
-	packed.data = packed.data[:mPadded*depth]
+	growFloats(&packed.data, mPadded*depth)
 	for pc := 0; pc < depth; pc += sgemmKC {
 		kc := min(sgemmKC, depth-pc)
 		packA(packed.data[pc*mPadded:], a, lda, m, pc, kc)
@@ -256,13 +361,19 @@ func packBTransposed(dst, b []float32, ldb, jc, nc, pc, kc int) {
 // [depth, cols], into slivers of sgemmNR columns ([kc, sgemmNR]), padding
 // the last sliver with zeros.
 func packB(dst, b []float32, ldb, jc, nc, pc, kc int) {
-	for jr := 0; jr < nc; jr += sgemmNR {
+	full := nc / sgemmNR
+	if full > 0 {
+		first := pc*ldb + jc
+		_ = b[first+(kc-1)*ldb+full*sgemmNR-1]
+		_ = dst[full*sgemmNR*kc-1]
+		packB16(kc, full, &b[first], ldb, &dst[0])
+	}
+	if jr := full * sgemmNR; jr < nc {
 		sliver := dst[jr*kc : (jr+sgemmNR)*kc]
-		nr := min(sgemmNR, nc-jr)
 		for c := range kc {
 			out := sliver[c*sgemmNR : (c+1)*sgemmNR]
-			copy(out, b[(pc+c)*ldb+jc+jr:][:nr])
-			clear(out[nr:])
+			copy(out, b[(pc+c)*ldb+jc+jr:][:nc-jr])
+			clear(out[nc-jr:])
 		}
 	}
 }

@@ -290,3 +290,85 @@ pack_loop:
 pack_done:
 	VZEROUPPER
 	RET
+
+// func saxpy4(k8 int, alpha, w *float32, ldw int, y *float32)
+//
+// Rows 0 to 3 of w start at DI, R9, R10 and R11, their factors are
+// broadcast in Y0–Y3, and SI is the byte offset into y and every row.
+TEXT ·saxpy4(SB), NOSPLIT, $0-40
+	MOVQ  k8+0(FP), CX
+	MOVQ  alpha+8(FP), AX
+	MOVQ  w+16(FP), DI
+	MOVQ  ldw+24(FP), R8
+	MOVQ  y+32(FP), DX
+	TESTQ CX, CX
+	JZ    axpy_done
+	SHLQ  $2, R8
+	LEAQ  (DI)(R8*1), R9
+	LEAQ  (R9)(R8*1), R10
+	LEAQ  (R10)(R8*1), R11
+
+	VBROADCASTSS (AX), Y0
+	VBROADCASTSS 4(AX), Y1
+	VBROADCASTSS 8(AX), Y2
+	VBROADCASTSS 12(AX), Y3
+	XORQ         SI, SI
+
+axpy_loop:
+	VMOVUPS     (DX)(SI*1), Y4
+	VFMADD231PS (DI)(SI*1), Y0, Y4
+	VFMADD231PS (R9)(SI*1), Y1, Y4
+	VFMADD231PS (R10)(SI*1), Y2, Y4
+	VFMADD231PS (R11)(SI*1), Y3, Y4
+	VMOVUPS     Y4, (DX)(SI*1)
+	ADDQ        $32, SI
+	DECQ        CX
+	JNZ         axpy_loop
+
+axpy_done:
+	VZEROUPPER
+	RET
+
+// func packB16(kc, slivers int, b *float32, ldb int, dst *float32)
+//
+// Copies kc rows of 16·slivers floats of b, ldb floats apart, into
+// slivers of [kc, 16] floats at dst: dst[s·kc·16 + c·16 + r] =
+// b[c·ldb + s·16 + r]. It reads each row from start to end, which keeps
+// the hardware prefetcher on when rows are far apart.
+TEXT ·packB16(SB), NOSPLIT, $0-40
+	MOVQ  kc+0(FP), CX
+	MOVQ  slivers+8(FP), R12
+	MOVQ  b+16(FP), SI
+	MOVQ  ldb+24(FP), R8
+	MOVQ  dst+32(FP), DI
+	TESTQ CX, CX
+	JZ    packb_done
+	TESTQ R12, R12
+	JZ    packb_done
+	SHLQ  $2, R8
+	MOVQ  CX, R9
+	SHLQ  $6, R9
+
+packb_row:
+	MOVQ SI, AX
+	MOVQ DI, DX
+	MOVQ R12, BX
+
+packb_sliver:
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    $64, AX
+	ADDQ    R9, DX
+	DECQ    BX
+	JNZ     packb_sliver
+
+	ADDQ R8, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  packb_row
+
+packb_done:
+	VZEROUPPER
+	RET

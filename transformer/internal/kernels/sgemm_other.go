@@ -10,3 +10,8 @@ var useSgemmAsm = false
 func sgemmAsm(dst, x, w []float32, m, k, n int) {
 	panic("kernels: no assembly sgemm on this platform")
 }
+
+// sgemmInputGradAsm is never called without assembly kernels.
+func sgemmInputGradAsm(dx, dy, w []float32, m, n, k int) {
+	panic("kernels: no assembly sgemm on this platform")
+}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/interp-go/interp/gguf"
 )
 
 // matMulTReference computes x·wᵀ in float64, with each element's Σ|x·w|
@@ -153,6 +155,67 @@ func TestMatMulTZeroDepth(t *testing.T) {
 	}
 }
 
+// checkInputGrad runs MatMulInputGrad on F32 weights with the current
+// kernel choice and compares dx = dy·w with the float64 product. dy is
+// [m, n] and w is [n, k].
+func checkInputGrad(t *testing.T, rng *rand.Rand, m, n, k int) []float32 {
+	t.Helper()
+	dy, _ := offsetSlice(rng, m*n)
+	values, _ := offsetSlice(rng, n*k)
+	w, err := NewMatrix(n, k, gguf.TypeF32, values, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dx, whole := offsetSlice(rng, m*k)
+	MatMulInputGrad(dx, dy, m, &w)
+
+	for i := range m {
+		for c := range k {
+			var want, magnitude float64
+			for j := range n {
+				p := float64(dy[i*n+j]) * float64(values[j*k+c])
+				want += p
+				magnitude += math.Abs(p)
+			}
+			bound := 4e-7*math.Sqrt(float64(n))*magnitude + 1e-30
+			if d := math.Abs(float64(dx[i*k+c]) - want); d > bound {
+				t.Fatalf("m=%d n=%d k=%d: dx[%d, %d] = %g, want %g (error %.3g > %.3g)",
+					m, n, k, i, c, dx[i*k+c], want, d, bound)
+			}
+		}
+	}
+	if whole[0] != guardValue {
+		t.Fatalf("m=%d n=%d k=%d: float before dx overwritten with %g", m, n, k, whole[0])
+	}
+	for i, v := range whole[1+m*k:] {
+		if v != guardValue {
+			t.Fatalf("m=%d n=%d k=%d: float %d after dx overwritten with %g", m, n, k, i, v)
+		}
+	}
+	return dx
+}
+
+func TestMatMulInputGradF32Shapes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, m := range []int{1, 2, 3, 4, 7, 130} {
+		for _, n := range []int{1, 5, 33, 300} {
+			for _, k := range []int{1, 7, 16, 100, 529} {
+				seed := rng.Uint64()
+				fast := checkInputGrad(t, rand.New(rand.NewPCG(seed, 2)), m, n, k)
+				var portable []float32
+				withSgemmAsm(false, func() {
+					portable = checkInputGrad(t, rand.New(rand.NewPCG(seed, 2)), m, n, k)
+				})
+				for i := range fast {
+					if d := math.Abs(float64(fast[i] - portable[i])); d > 1e-4*math.Sqrt(float64(n))*(1+math.Abs(float64(portable[i]))) {
+						t.Fatalf("m=%d n=%d k=%d: element %d is %g, portable path %g", m, n, k, i, fast[i], portable[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkMatMulTF32 times the F32 product for decoding (m = 1) and a
 // 128-token prefill on GPT-2 small's two projection shapes, with gonum's
 // sgemm ("portable") and the assembly kernels ("asm").
@@ -177,6 +240,41 @@ func BenchmarkMatMulTF32(b *testing.B) {
 					b.SetBytes(int64(4 * shape.n * shape.k))
 					for b.Loop() {
 						MatMulT(dst, x, w, shape.m, shape.k, shape.n)
+					}
+					flops := 2 * float64(shape.m*shape.k*shape.n) * float64(b.N)
+					b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkMatMulInputGradF32 times dx = dy·w for F32 weights of GPT-2
+// small's projection shapes, with gonum's sgemm ("portable") and the
+// assembly kernels ("asm").
+func BenchmarkMatMulInputGradF32(b *testing.B) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, shape := range []struct{ m, n, k int }{
+		{1, 3072, 768}, {128, 3072, 768}, {128, 768, 3072},
+	} {
+		w, err := NewMatrix(shape.n, shape.k, gguf.TypeF32, randomFloats(rng, shape.n*shape.k), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dy := randomFloats(rng, shape.m*shape.n)
+		dx := make([]float32, shape.m*shape.k)
+		for _, impl := range []struct {
+			name string
+			asm  bool
+		}{{"portable", false}, {"asm", true}} {
+			if impl.asm && !useSgemmAsm {
+				continue
+			}
+			name := fmt.Sprintf("%s/m=%d/n=%d/k=%d", impl.name, shape.m, shape.n, shape.k)
+			b.Run(name, func(b *testing.B) {
+				withSgemmAsm(impl.asm, func() {
+					for b.Loop() {
+						MatMulInputGrad(dx, dy, shape.m, &w)
 					}
 					flops := 2 * float64(shape.m*shape.k*shape.n) * float64(b.N)
 					b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
