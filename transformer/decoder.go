@@ -235,7 +235,7 @@ func (b *decoderBlock) backward(g *grad, l int) {
 // linearOutput recomputes x·Wᵀ + b over the run's rows.
 func (g *grad) linearOutput(x []float32, l linear) []float32 {
 	out := make([]float32, g.t.rows*l.weight.Rows)
-	kernels.MatMul(out, x, g.t.rows, &l.weight.Matrix)
+	g.m.product(out, x, g.t.rows, &l.weight)
 	if l.bias != nil {
 		kernels.AddBias(out, l.bias)
 	}

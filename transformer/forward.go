@@ -370,7 +370,7 @@ func (r *run) normalize(layer int, scaleKind hooks.Kind, x []float32, w norm) {
 
 // linear sets out = x·Wᵀ + b for the run's rows.
 func (r *run) linear(out, x []float32, l linear) {
-	kernels.MatMul(out, x, r.rows, &l.weight.Matrix)
+	r.m.product(out, x, r.rows, &l.weight)
 	if l.bias != nil {
 		kernels.AddBias(out, l.bias)
 	}
@@ -396,7 +396,7 @@ func (r *run) logits(mode LogitsMode, unembed matrix) *hooks.Tensor {
 		}
 	}
 	out := hooks.NewTensor(r.batch, n, vocab)
-	kernels.MatMul(out.Data, rows, r.batch*n, &unembed.Matrix)
+	r.m.product(out.Data, rows, r.batch*n, &unembed)
 	if limit := r.m.FinalSoftCap; limit > 0 {
 		softCap(out.Data, limit)
 	}

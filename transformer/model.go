@@ -9,6 +9,7 @@ import (
 
 	"github.com/interp-go/interp/gguf"
 	"github.com/interp-go/interp/hooks"
+	"github.com/interp-go/interp/transformer/internal/kernels"
 	"github.com/interp-go/interp/transformer/tokenizer"
 )
 
@@ -24,6 +25,10 @@ type Model struct {
 	ropeFactors []float32     // per-pair RoPE frequency divisors, or nil
 	points      []hooks.Point // every hook point of this model, in forward order
 	names       []string      // names[i] is points[i].Name()
+
+	// floatActivations multiplies float32 activations by decoded weights
+	// instead of rounding the activations as llama.cpp does.
+	floatActivations bool
 }
 
 // architecture is one model family's weights and forward pass over blocks.
@@ -142,6 +147,25 @@ func readRopeFactors(f *gguf.File, c Config) ([]float32, error) {
 		}
 	}
 	return factors, nil
+}
+
+// SetFloatActivations selects how products with quantized, F16 and BF16
+// weights treat the activations. By default they round each activation row
+// as llama.cpp's CPU backend does (to Q8_0, Q8_1 or Q8_K blocks, or to F16
+// or BF16) and multiply block by block, so logits agree with llama.cpp's.
+// With on, activations stay float32 and meet the decoded weights: the exact
+// product of the stored weights, as a float64 reference computes it. F32
+// weights are unaffected. Set it before running the model, not during runs.
+func (m *Model) SetFloatActivations(on bool) { m.floatActivations = on }
+
+// product sets dst = x·wᵀ for rows of x, with the model's choice of
+// activation rounding.
+func (m *Model) product(dst, x []float32, rows int, w *matrix) {
+	if m.floatActivations {
+		kernels.MatMulFloat(dst, x, rows, &w.Matrix)
+		return
+	}
+	kernels.MatMul(dst, x, rows, &w.Matrix)
 }
 
 // Close releases the model file's mapping.

@@ -3,7 +3,6 @@ package transformer
 import (
 	"math"
 	"path/filepath"
-	"reflect"
 	"testing"
 
 	"codeberg.org/sbinet/npyio/npz"
@@ -20,7 +19,7 @@ import (
 //     runtime does the same by default.
 //   - On an F32 copy whose weights ggml's own dequantization wrote. That is
 //     the same weights with float32 activations, which the runtime
-//     computes with float activations switched on (useFloatActivations).
+//     computes with float activations switched on (Model.SetFloatActivations).
 //
 // Against the F32 copy, the test requires the same top-1 token at every
 // position and last-position logits within 1e-3 of the range. Against the
@@ -128,9 +127,7 @@ func TestQuantizedMatchesLlamaCpp(t *testing.T) {
 			}
 
 			// The F32 copy: same weights, float32 activations.
-			if n := useFloatActivations(m); n == 0 {
-				t.Fatal("useFloatActivations found no weight matrix")
-			}
+			m.SetFloatActivations(true)
 			got, ours = runTop1(t, m, ids)
 			f32Top2 := g.ids("f32_top2")
 			f32Margin, _ := g.floats("f32_margin")
@@ -168,52 +165,6 @@ func runTop1(t *testing.T, m *Model, ids []int32) ([]int32, []float32) {
 		top1[i] = argmax(out.Row(0, i))
 	}
 	return top1, out.Row(0, len(ids)-1)
-}
-
-// useFloatActivations sets FloatActivations on every weight matrix of m,
-// so that its products multiply float32 activations by the decoded
-// weights instead of rounding the activations as llama.cpp does. It
-// returns the number of matrices it switched. It finds them by walking the
-// exported fields of the architecture's weights.
-//
-// NOTE: tests only. Library callers have no way yet to choose float
-// activations for a model.
-func useFloatActivations(m *Model) int {
-	count := 0
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
-		switch v.Kind() {
-		case reflect.Pointer, reflect.Interface:
-			if !v.IsNil() {
-				walk(v.Elem())
-			}
-		case reflect.Slice:
-			for i := range v.Len() {
-				walk(v.Index(i))
-			}
-		case reflect.Struct:
-			if !v.CanAddr() {
-				return
-			}
-			switch p := v.Addr().Interface().(type) {
-			case *matrix:
-				p.FloatActivations = true
-				count++
-				return
-			case *linear:
-				p.weight.FloatActivations = true
-				count++
-				return
-			}
-			for i := range v.NumField() {
-				if v.Type().Field(i).IsExported() {
-					walk(v.Field(i))
-				}
-			}
-		}
-	}
-	walk(reflect.ValueOf(m.arch))
-	return count
 }
 
 // minMax returns the smallest and largest of v.

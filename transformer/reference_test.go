@@ -109,7 +109,7 @@ func checkLogits(t *testing.T, m *Model, g *golden, suffix string, tol float64) 
 
 // Tolerances: the NumPy reference computes in float64 from the same
 // weights with float activations, so the runtime runs with float
-// activations against it (useFloatActivations), and float32 rounding is
+// activations against it (Model.SetFloatActivations), and float32 rounding is
 // all that separates the two. Against llama.cpp the runtime rounds
 // activations as llama.cpp does: to F16 before a product with F16 weights
 // (gpt2-tiny's tied output), to Q8_0 before a Q8_0 product (every product
@@ -148,7 +148,7 @@ func TestLogitsMatchReference(t *testing.T) {
 		t.Run(c.model+"/"+c.source, func(t *testing.T) {
 			m := loadModel(t, fixture(t, c.model+".gguf"))
 			if c.source == "logits" {
-				useFloatActivations(m)
+				m.SetFloatActivations(true)
 			}
 			g := openGolden(t, c.model+"."+c.source+".npz")
 			for i := 0; g.has(fmt.Sprintf("ids_%d", i)); i++ {
@@ -163,7 +163,7 @@ func TestTraceMatchesReference(t *testing.T) {
 		"qwen2-tiny", "qwen3-tiny", "phi3-tiny", "gemma2-tiny", "mistral-tiny", "llama31-tiny"} {
 		t.Run(name, func(t *testing.T) {
 			m := loadModel(t, fixture(t, name+".gguf"))
-			useFloatActivations(m)
+			m.SetFloatActivations(true)
 			g := openGolden(t, name+".trace.npz")
 			ids := g.ids("ids")
 			cache := hooks.NewCache("*")
