@@ -66,7 +66,11 @@ func (b *decoderBlock) forward(r *run, l int) {
 	r.hook(l, hooks.MLPPre, s.pre, r.seq, dmlp)
 	r.hook(l, hooks.MLPPreLinear, s.preLinear, r.seq, dmlp)
 	if b.gelu {
-		kernels.GELU(s.post, s.pre)
+		gate := &b.gate.weight
+		if b.fusedGateUp() {
+			gate = &b.gateUp.weight
+		}
+		r.m.gelu(s.post, s.pre, gate)
 	} else {
 		kernels.SiLU(s.post, s.pre)
 	}

@@ -80,7 +80,7 @@ func (w *gpt2Weights) block(r *run, l int) {
 	r.normalize(l, hooks.Ln2Scale, r.resid, b.MLPNorm)
 	r.linear(s.pre, s.normed, b.Up)
 	r.hook(l, hooks.MLPPre, s.pre, r.seq, dmlp)
-	kernels.GELU(s.post, s.pre)
+	r.m.gelu(s.post, s.pre, &b.Up.weight)
 	r.hook(l, hooks.MLPPost, s.post, r.seq, dmlp)
 	r.linear(s.mlpOut, s.post, b.Down)
 	r.hook(l, hooks.MLPOut, s.mlpOut, r.seq, d)

@@ -168,6 +168,19 @@ func (m *Model) product(dst, x []float32, rows int, w *matrix) {
 	kernels.MatMul(dst, x, rows, &w.Matrix)
 }
 
+// gelu sets out = GELU(x) for an MLP whose up (or gate) projection is w.
+// Where that weight is encoded and the model follows llama.cpp's numerics,
+// GELU is looked up in llama.cpp's F16 table, as its CPU backend does;
+// otherwise it is the exact tanh approximation. The backward pass
+// differentiates the tanh approximation in both cases.
+func (m *Model) gelu(out, x []float32, w *matrix) {
+	if !m.floatActivations && w.Type != gguf.TypeF32 {
+		kernels.GELUHalf(out, x)
+		return
+	}
+	kernels.GELU(out, x)
+}
+
 // Close releases the model file's mapping.
 func (m *Model) Close() error { return m.file.Close() }
 

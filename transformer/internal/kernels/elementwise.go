@@ -1,6 +1,11 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"sync"
+
+	"github.com/interp-go/interp/gguf"
+)
 
 // LayerNormalize writes (x − mean) / sqrt(var + eps) of each row of x, which
 // is [rows, n], into out and the divisor of each row into scale [rows]. The
@@ -150,5 +155,42 @@ func DivideRows(out, x, scale []float32, n int, center bool) {
 func Scale(x []float32, s float32) {
 	for i := range x {
 		x[i] *= s
+	}
+}
+
+// geluTable holds llama.cpp's GELU of every F16 value, rounded to F16: the
+// table its CPU backend looks GELU up in.
+var (
+	geluTableOnce sync.Once
+	geluTable     []uint16
+)
+
+// GELUHalf sets out[i] to GELU of x[i] as llama.cpp's CPU backend computes
+// it (ggml_vec_gelu_f32 with GGML_GELU_FP16): 0 at or below −10, x at or
+// above 10, and otherwise the tanh approximation of the input rounded to
+// F16, evaluated in float32 and rounded to F16 again.
+func GELUHalf(out, x []float32) {
+	geluTableOnce.Do(func() {
+		const (
+			coefA       = float32(0.044715)
+			sqrt2OverPi = float32(0.79788456080286535587989211986876)
+		)
+		geluTable = make([]uint16, 1<<16)
+		for i := range geluTable {
+			f := gguf.F16ToFloat32(uint16(i))
+			inner := float32(sqrt2OverPi*f) * float32(1+float32(float32(coefA*f)*f))
+			t := float32(math.Tanh(float64(inner)))
+			geluTable[i] = gguf.Float32ToF16(float32(float32(0.5*f)*float32(1+t)))
+		}
+	})
+	for i, v := range x {
+		switch {
+		case v <= -10:
+			out[i] = 0
+		case v >= 10:
+			out[i] = v
+		default:
+			out[i] = gguf.F16ToFloat32(geluTable[gguf.Float32ToF16(v)])
+		}
 	}
 }
