@@ -88,6 +88,7 @@ Examples:
 		newTraceCommand(a),
 		newPatchCommand(a),
 		newSteerCommand(a),
+		newSNMFCommand(a),
 		newAttributeCommand(a),
 		newBenchCommand(a),
 	)
