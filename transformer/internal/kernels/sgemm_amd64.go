@@ -11,9 +11,9 @@ import (
 )
 
 // useSgemmAsm selects the AVX2 and FMA kernels of sgemm_amd64.s for F32
-// products. x/sys/cpu reports AVX2 and FMA only when the operating system
-// also saves the YMM registers. Tests turn it off to compare with the
-// portable path.
+// products. x/sys/cpu reports AVX2 only when the operating system also
+// saves the YMM registers. Tests turn it off to compare with the portable
+// path.
 var useSgemmAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // Block sizes of the packed product, in the terms of Goto and van de
@@ -32,10 +32,16 @@ const (
 )
 
 // sgemvMaxRows is the largest m for which MatMulT takes dot products of
-// whole rows instead of packing. With so few rows of x, a weight is used
-// at most sgemvMaxRows times, so streaming w once costs less than packing
-// it.
-const sgemvMaxRows = 3
+// whole rows of x and w instead of packing them. With so few rows of x,
+// packing w costs more than it saves: on GPT-2 small's shapes (k = 768,
+// n = 3072 and k = 3072, n = 768) dot products were faster up to m = 8 and
+// about even at m = 12 on an AMD EPYC (Zen 3) with two cores.
+const sgemvMaxRows = 8
+
+// saxpyMaxRows is the largest m for which MatMulInputGrad adds multiples
+// of whole rows of w instead of packing them. Measured as above, packing
+// was faster from m = 8 on and about even at m = 4 to 6.
+const saxpyMaxRows = 4
 
 // sgemmBuffers holds one worker's packed block of b and an edge tile.
 type sgemmBuffers struct {
@@ -92,7 +98,7 @@ func sgemmInputGradAsm(dx, dy, w []float32, m, n, k int) {
 	_ = dx[m*k-1]
 	_ = dy[m*n-1]
 	_ = w[n*k-1]
-	if m <= sgemvMaxRows {
+	if m <= saxpyMaxRows {
 		saxpyRowsAsm(dx, dy, w, m, n, k)
 		return
 	}
@@ -222,10 +228,11 @@ func sgemmPacked(dst []float32, ldc int, a []float32, lda int, b []float32, ldb 
 	packed := sgemmPackedA(a, lda, m, depth)
 	mPadded := (m + sgemmMR - 1) / sgemmMR * sgemmMR
 
-	blocks := (cols + sgemmNC - 1) / sgemmNC
+	width := sgemmBlockWidth(cols, 2*m*depth*cols)
+	blocks := (cols + width - 1) / width
 	parallelBlocks(blocks, 2*m*depth*cols, func(block int, buf *sgemmBuffers) {
-		jc := block * sgemmNC
-		nc := min(sgemmNC, cols-jc)
+		jc := block * width
+		nc := min(width, cols-jc)
 		for pc := 0; pc < depth; pc += sgemmKC {
 			kc := min(sgemmKC, depth-pc)
 			if transB {
@@ -245,6 +252,17 @@ func sgemmPacked(dst []float32, ldc int, a []float32, lda int, b []float32, ldb 
 		}
 	})
 	sgemmPackedPool.Put(packed)
+}
+
+// sgemmBlockWidth returns the number of columns in a block of the packed
+// product: at most sgemmNC and a multiple of sgemmNR, with at least four
+// blocks per worker, so that workers finish together even when another
+// process takes part of a core.
+func sgemmBlockWidth(cols, flops int) int {
+	workers := sgemmWorkers(flops)
+	blocks := max((cols+sgemmNC-1)/sgemmNC, 4*workers)
+	width := (cols + blocks - 1) / blocks
+	return max(sgemmNR, (width+sgemmNR-1)/sgemmNR*sgemmNR)
 }
 
 // sgemmPackedBuffer holds a packed left operand. Its size follows the
@@ -332,20 +350,21 @@ func packA(dst, a []float32, lda, m, pc, kc int) {
 // which is [cols, depth], into slivers of sgemmNR rows of b, each stored
 // column by column ([kc, sgemmNR]), padding the last sliver with zeros.
 func packBTransposed(dst, b []float32, ldb, jc, nc, pc, kc int) {
-	kc8 := kc / 8 * 8
 	for jr := 0; jr < nc; jr += sgemmNR {
 		sliver := dst[jr*kc : (jr+sgemmNR)*kc]
 		nr := min(sgemmNR, nc-jr)
 		first := (jc+jr)*ldb + pc
-		if nr == sgemmNR && kc8 > 0 {
-			_ = b[first+(sgemmNR-1)*ldb+kc8-1]
-			packBT16(kc8/8, &b[first], ldb, &sliver[0])
-		} else {
-			kc8 = 0
+		// The assembly transposes full slivers eight columns at a time,
+		// and the loop below packs the rest.
+		packed := 0
+		if nr == sgemmNR && kc >= 8 {
+			packed = kc / 8 * 8
+			_ = b[first+(sgemmNR-1)*ldb+packed-1]
+			packBT16(packed/8, &b[first], ldb, &sliver[0])
 		}
 		for r := range nr {
 			row := b[first+r*ldb:][:kc]
-			for c := kc8; c < kc; c++ {
+			for c := packed; c < kc; c++ {
 				sliver[c*sgemmNR+r] = row[c]
 			}
 		}
@@ -382,11 +401,17 @@ func packB(dst, b []float32, ldb, jc, nc, pc, kc int) {
 // beside the work each extra goroutine takes on.
 const minFlopsPerWorker = 1 << 18
 
+// sgemmWorkers returns the number of goroutines for a product of the given
+// work in flops.
+func sgemmWorkers(flops int) int {
+	return min(runtime.GOMAXPROCS(0), max(1, flops/minFlopsPerWorker))
+}
+
 // parallelBlocks calls fn for blocks [0, n) on up to GOMAXPROCS
 // goroutines, each with packing buffers of its own. Small products, by
 // their total work in flops, get fewer goroutines.
 func parallelBlocks(n, flops int, fn func(block int, buf *sgemmBuffers)) {
-	workers := min(runtime.GOMAXPROCS(0), n, max(1, flops/minFlopsPerWorker))
+	workers := min(sgemmWorkers(flops), n)
 	if workers <= 1 {
 		buf := sgemmPool.Get().(*sgemmBuffers)
 		for block := range n {

@@ -91,7 +91,7 @@ func TestMatMulTShapes(t *testing.T) {
 	if !useSgemmAsm {
 		t.Log("no AVX2 and FMA kernels here: checking the portable path only")
 	}
-	ms := []int{1, 2, 3, 4, 5, 17, 64, 130}
+	ms := []int{1, 2, 3, 5, 8, 9, 17, 64, 130}
 	ks := []int{1, 7, 32, 64, 100, 768}
 	ns := []int{1, 5, 16, 33, 768, 3072}
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -197,7 +197,7 @@ func checkInputGrad(t *testing.T, rng *rand.Rand, m, n, k int) []float32 {
 
 func TestMatMulInputGradF32Shapes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
-	for _, m := range []int{1, 2, 3, 4, 7, 130} {
+	for _, m := range []int{1, 2, 3, 4, 5, 7, 130} {
 		for _, n := range []int{1, 5, 33, 300} {
 			for _, k := range []int{1, 7, 16, 100, 529} {
 				seed := rng.Uint64()
