@@ -24,7 +24,17 @@ const (
 	// SteerControlVector marks a vector read from llama.cpp control-vector
 	// files.
 	SteerControlVector = "control-vector"
+	// SteerFeature marks an SNMF feature used as a direction of the MLP's
+	// hidden activation (blocks.L.mlp.hook_post).
+	SteerFeature = "snmf-feature"
 )
+
+// FeatureVector returns the steering vector of an SNMF feature: its unit
+// direction z/‖z‖ at blocks.L.mlp.hook_post of the feature's block, so that
+// strength S adds S·z/‖z‖ at every position.
+func FeatureVector(f *Feature) *Vector {
+	return &Vector{Method: SteerFeature, Point: hooks.MLPPost, Directions: map[int][]float32{f.Layer: f.Direction()}}
+}
 
 // Vector is an additive steering vector: for each block L in Directions, a
 // direction that is added to the activation at hook point blocks.L.<Point>

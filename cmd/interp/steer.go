@@ -32,6 +32,7 @@ type steerFlags struct {
 	pairs              string
 	positions          string
 	controlVectors     []string
+	feature            string
 	prompt             promptFlags
 	gen                transformer.GenerateOptions
 	layer              string
@@ -125,6 +126,10 @@ without --strength, which llama.cpp takes as --control-vector-scaled FILE
 STRENGTH. llama.cpp adds direction.L to the output of block L and has none
 for block 0, so a saved vector must leave block 0 out.
 
+--feature FILE:INDEX steers with feature INDEX of an interp snmf output
+(.npz or .json): --strength times its unit direction is added to the MLP's
+hidden activation, blocks.L.mlp.hook_post, of the block it was computed at.
+
 --layer selects blocks: 3, 1-4, 1,3 or all. The default is the middle
 block for mean-diff and pca, every block for austeer (which keeps the top
 units over all of them), and every block of the files for control vectors.
@@ -141,7 +146,8 @@ Examples:
       --layer 3 --strength 3 --prompt "Once upon a time" --max-tokens 48
   interp steer --model model.gguf --method pca --pairs pairs.jsonl --layer 8-12 --save happy.gguf --prompt "I feel"
   interp steer --model model.gguf --method austeer --pairs pairs.jsonl --block attn --k 50 --alpha 10 --eval copa.jsonl
-  interp steer --model model.gguf --control-vector happy.gguf:0.8 --control-vector calm.gguf --prompt "Today"`,
+  interp steer --model model.gguf --control-vector happy.gguf:0.8 --control-vector calm.gguf --prompt "Today"
+  interp steer --model model.gguf --feature features.npz:3 --strength 8 --prompt "Once upon a time"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSteer(cmd, a, &f)
@@ -153,6 +159,7 @@ Examples:
 	flags.StringArrayVar(&f.negative, "negative", nil, "negative example `TEXT`, or @FILE with one example a line; repeatable")
 	flags.StringVar(&f.pairs, "pairs", "", "JSON Lines `file` of contrastive pairs {\"prompt\", \"positive\", \"negative\"}")
 	flags.StringVar(&f.positions, "positions", "last", "`positions` whose activations stand for an example: last (its last token) or all (the mean over its tokens)")
+	flags.StringVar(&f.feature, "feature", "", "SNMF feature `FILE:INDEX` (a .npz or .json of interp snmf --out) whose direction z/‖z‖, times --strength, is added to blocks.L.mlp.hook_post of its block")
 	flags.StringArrayVar(&f.controlVectors, "control-vector", nil, "llama.cpp control-vector `FILE.gguf[:STRENGTH]` to apply (strength 1 by default); repeatable, summed")
 	flags.StringVar(&f.prompt.prompt, "prompt", "", "prompt `text` to continue without and with steering")
 	flags.BoolVar(&f.prompt.noBOS, "no-bos", false, "do not add the BOS token to the prompt, the examples and the --eval items")
@@ -277,11 +284,17 @@ func (f *steerFlags) check(cmd *cobra.Command) error {
 		return fmt.Errorf("nothing to steer: give --prompt to compare continuations, --eval FILE to score multiple-choice items, or both")
 	}
 	contrastive := len(f.positive) > 0 || len(f.negative) > 0 || f.pairs != ""
+	sources := 0
+	for _, given := range []bool{contrastive, len(f.controlVectors) > 0, f.feature != ""} {
+		if given {
+			sources++
+		}
+	}
 	switch {
-	case contrastive && len(f.controlVectors) > 0:
-		return fmt.Errorf("give contrastive examples (--positive/--negative or --pairs) or --control-vector, not both")
-	case !contrastive && len(f.controlVectors) == 0:
-		return fmt.Errorf("missing steering data: give --positive and --negative examples, --pairs FILE, or --control-vector FILE")
+	case sources > 1:
+		return fmt.Errorf("give one source of steering: contrastive examples (--positive/--negative or --pairs), --control-vector or --feature")
+	case sources == 0:
+		return fmt.Errorf("missing steering data: give --positive and --negative examples, --pairs FILE, --control-vector FILE or --feature FILE:INDEX")
 	}
 	if !slices.Contains([]string{interp.SteerMeanDiff, interp.SteerPCA, interp.SteerAUSteer}, f.method) {
 		return fmt.Errorf("invalid --method %q: choose mean-diff, pca or austeer", f.method)
@@ -307,7 +320,9 @@ func (f *steerFlags) check(cmd *cobra.Command) error {
 	}
 
 	var notApplicable []string
-	if len(f.controlVectors) > 0 {
+	if f.feature != "" {
+		notApplicable = []string{"method", "positions", "block", "k", "alpha", "layer", "save"}
+	} else if len(f.controlVectors) > 0 {
 		notApplicable = []string{"method", "positions", "block", "k", "alpha"}
 	} else if f.method == interp.SteerAUSteer {
 		notApplicable = []string{"strength", "save"}
@@ -330,7 +345,8 @@ var applicability = map[string]string{
 	"k":         "it is the number of units that --method austeer keeps",
 	"alpha":     "it is the strength of --method austeer",
 	"strength":  "austeer's strength is --alpha",
-	"save":      "austeer scales units instead of adding a vector, so it has no control-vector form",
+	"save":      "only a vector added to the block output (mean-diff, pca, control vectors) has a control-vector form",
+	"layer":     "an SNMF feature belongs to the block it was computed at",
 }
 
 // build builds the steering from the contrastive examples or loads the
@@ -345,6 +361,20 @@ func (f *steerFlags) build(cmd *cobra.Command, m *transformer.Model) (*steering,
 	}
 	if len(f.controlVectors) > 0 {
 		return f.loadControlVectors(m, layers)
+	}
+	if f.feature != "" {
+		path, index, err := interp.ParseFeatureRef(f.feature)
+		if err != nil {
+			return nil, err
+		}
+		feature, err := interp.LoadFeature(path, index)
+		if err != nil {
+			return nil, err
+		}
+		if err := feature.Validate(m); err != nil {
+			return nil, err
+		}
+		return &steering{vector: interp.FeatureVector(feature), strength: f.strength}, nil
 	}
 
 	c, err := f.contrast(m)

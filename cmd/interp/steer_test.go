@@ -249,7 +249,7 @@ func TestSteerErrors(t *testing.T) {
 		want []string
 	}{
 		{"no data", []string{"--prompt", "a"}, []string{"missing steering data"}},
-		{"both data kinds", append([]string{"--prompt", "a", "--control-vector", cv}, data...), []string{"not both"}},
+		{"both data kinds", append([]string{"--prompt", "a", "--control-vector", cv}, data...), []string{"one source of steering"}},
 		{"nothing to do", data, []string{"nothing to steer", "--prompt", "--eval"}},
 		{"austeer save", append([]string{"--prompt", "a", "--method", "austeer", "--save", filepath.Join(dir, "x.gguf")}, data...), []string{"--save does not apply"}},
 		{"k with mean-diff", append([]string{"--prompt", "a", "--k", "3"}, data...), []string{"--k does not apply"}},
@@ -282,5 +282,35 @@ func TestSteerErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSteerWithSNMFFeature builds features with interp snmf and steers
+// with one of them: the vector sits at the feature's block's
+// mlp.hook_post, with unit norm.
+func TestSteerWithSNMFFeature(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "features.npz")
+	mustRun(t, append(snmfArgs(writeCorpus(t)), "--out", out)...)
+	var res struct {
+		Vector struct {
+			Method string    `json:"method"`
+			Layers []int     `json:"layers"`
+			Norms  []float64 `json:"norms"`
+		} `json:"vector"`
+		Unsteered struct{ IDs []int32 } `json:"unsteered"`
+		Steered   struct{ IDs []int32 } `json:"steered"`
+	}
+	mustRunJSON(t, &res, "steer", "--feature", out+":0", "--strength", "50", "--prompt", "Hello there", "--max-tokens", "4")
+	if res.Vector.Method != "snmf-feature" || len(res.Vector.Layers) != 1 || res.Vector.Layers[0] != 1 {
+		t.Errorf("vector = %+v, want an snmf-feature vector at block 1", res.Vector)
+	}
+	if len(res.Vector.Norms) != 1 || math.Abs(res.Vector.Norms[0]-1) > 1e-5 {
+		t.Errorf("norms = %v, want [1]", res.Vector.Norms)
+	}
+	if _, _, err := runCLI(t, "steer", "--feature", out+":0", "--layer", "0", "--prompt", "Hi"); err == nil || !strings.Contains(err.Error(), "--layer does not apply") {
+		t.Errorf("--feature with --layer: err = %v", err)
+	}
+	if _, _, err := runCLI(t, "steer", "--feature", out+":0", "--control-vector", "x.gguf", "--prompt", "Hi"); err == nil || !strings.Contains(err.Error(), "one source of steering") {
+		t.Errorf("--feature with --control-vector: err = %v", err)
 	}
 }
