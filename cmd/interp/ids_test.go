@@ -12,3 +12,24 @@ func TestParseIDsRejectsEmptyEntries(t *testing.T) {
 		t.Errorf("parseIDs with spaces = %v, %v; want 3 ids", got, err)
 	}
 }
+
+// TestFloatActivationsFlag checks that --float-activations changes the
+// logits of a model with encoded weights (the bundled model's token
+// embedding, which is also its output matrix, is F16).
+func TestFloatActivationsFlag(t *testing.T) {
+	var rounded, exact struct {
+		Logits [][]float32 `json:"logits"`
+	}
+	mustRunJSON(t, &rounded, "logits", "--prompt", "Hello world")
+	mustRunJSON(t, &exact, "logits", "--prompt", "Hello world", "--float-activations")
+	same := true
+	for i, v := range rounded.Logits[0] {
+		if v != exact.Logits[0][i] {
+			same = false
+			break
+		}
+	}
+	if same {
+		t.Error("--float-activations left the logits unchanged")
+	}
+}

@@ -36,6 +36,9 @@ type app struct {
 	modelPath string
 	jsonOut   bool
 	verbose   bool
+	// floatActivations keeps activations float32 in products with encoded
+	// weights instead of rounding them as llama.cpp does.
+	floatActivations bool
 
 	log *slog.Logger
 }
@@ -76,6 +79,7 @@ Examples:
 	flags.StringVar(&a.modelPath, "model", "", "model to run: a GGUF file `path` or an ollama model name such as llama3.2:1b (default: the bundled gpt2-tiny demo model)")
 	flags.BoolVar(&a.jsonOut, "json", false, "print the result as JSON on stdout, for scripts")
 	flags.BoolVar(&a.verbose, "verbose", false, "log debug messages (timings, token counts) on stderr")
+	flags.BoolVar(&a.floatActivations, "float-activations", false, "multiply quantized, F16 and BF16 weights by float32 activations (the exact product of the stored weights) instead of rounding activations as llama.cpp does, which matches llama.cpp's logits")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath())
 	})

@@ -37,6 +37,7 @@ func (a *app) openModel() (m *transformer.Model, release func(), err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading model: %w", err)
 	}
+	m.SetFloatActivations(a.floatActivations)
 	a.log.Debug("model loaded", "model", a.modelName(), "arch", m.Arch, "layers", m.NLayers,
 		"d_model", m.DModel, "heads", m.NHeads, "vocab", m.VocabSize, "elapsed", time.Since(start))
 	return m, release, nil
