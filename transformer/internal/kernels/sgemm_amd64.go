@@ -17,18 +17,20 @@ import (
 var useSgemmAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // Block sizes of the packed product, in the terms of Goto and van de
-// Geijn's "Anatomy of High-Performance Matrix Multiplication": the
-// micro-kernel keeps an sgemmMR×sgemmNR tile of dst in twelve YMM
-// registers, a packed sgemmMR-row sliver of x and a packed sgemmNR-column
-// sliver of w (sgemmKC·sgemmNR·4 = 16 KiB) stay in the 32 KiB L1 cache, and
-// one worker's packed blocks of x (sgemmMC×sgemmKC) and of w
-// (sgemmKC×sgemmNC) fit together in a 512 KiB L2 cache.
+// Geijn's "Anatomy of High-Performance Matrix Multiplication" (ACM
+// Transactions on Mathematical Software, 2008). The micro-kernel keeps an
+// sgemmMR×sgemmNR tile of dst in twelve YMM registers. A packed
+// sgemmMR-row sliver of x and a packed sgemmNR-column sliver of w
+// (sgemmKC·sgemmNR·4 = 16 KiB) stay in the 32 KiB L1 cache. One worker's
+// packed blocks of x (sgemmMC×sgemmKC, 144 KiB) and of w (sgemmKC×sgemmNC,
+// 128 KiB) and the block of dst they update (at most 72 KiB) fit together
+// in a 512 KiB L2 cache, as on AMD Zen 2 and Zen 3.
 const (
 	sgemmMR = 6
 	sgemmNR = 16
 	sgemmKC = 256
 	sgemmMC = 144
-	sgemmNC = 256
+	sgemmNC = 128
 )
 
 // sgemvMaxRows is the largest m for which MatMulT takes dot products of
