@@ -2,6 +2,8 @@ package interp
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/interp-go/interp/hooks"
 	"github.com/interp-go/interp/transformer"
@@ -25,7 +27,8 @@ const (
 type AttributeOptions struct {
 	// Method is MethodAtP, MethodRelP or MethodIG.
 	Method string
-	// Sites lists the site families; nil means AllSites.
+	// Sites lists the site families, from AttributionSites; nil means
+	// AllSites.
 	Sites []string
 	// Rules are the RelP rules for MethodRelP; nil means all of them.
 	// Other methods ignore it.
@@ -110,8 +113,8 @@ func checkSites(sites []string) ([]string, error) {
 		return AllSites, nil
 	}
 	for _, s := range sites {
-		if _, ok := siteKinds[s]; !ok {
-			return nil, fmt.Errorf("interp: unknown site %q (valid: resid_pre, attn_out, mlp_out, z)", s)
+		if !slices.Contains(AttributionSites, s) {
+			return nil, fmt.Errorf("interp: unknown site %q (valid: %s)", s, strings.Join(AttributionSites, ", "))
 		}
 	}
 	return sites, nil
@@ -173,9 +176,25 @@ func gradientScores(m *transformer.Model, task Task, sites []string, clean *hook
 	return nil
 }
 
-// siteScores returns Σ (clean − corrupt)·coef per position, or per head for
-// z, of one layer's activation [seq, width] or [seq, heads, d_head].
+// siteScores returns Σ (clean − corrupt)·coef per site of one layer's
+// activation: per position of [seq, width], per head of z [seq, heads,
+// d_head], per neuron of mlp_post [seq, d_mlp], or per entry of the pattern
+// [heads, seq, seq].
 func siteScores(m *transformer.Model, site string, seq int, clean, corrupt, coef []float32) []float64 {
+	switch site {
+	case SitePattern:
+		out := make([]float64, len(clean))
+		for i := range clean {
+			out[i] = (float64(clean[i]) - float64(corrupt[i])) * float64(coef[i])
+		}
+		return out
+	case SiteMLPPost:
+		out := make([]float64, m.DMLP)
+		for i := range clean {
+			out[i%m.DMLP] += (float64(clean[i]) - float64(corrupt[i])) * float64(coef[i])
+		}
+		return out
+	}
 	if site == SiteZ {
 		out := make([]float64, m.NHeads)
 		dh := m.DHead

@@ -2,6 +2,7 @@ package interp
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/interp-go/interp/hooks"
@@ -133,5 +134,44 @@ func TestAttributeDatasetOfOneTask(t *testing.T) {
 				t.Errorf("z layer %d head %d: dataset %g, task %g", l, i, got, v)
 			}
 		}
+	}
+}
+
+// TestAttributeNeuronAndPatternSites checks the shapes of the
+// attribution-only families (a value per neuron, a value per head, query
+// and key), that masked pattern entries score 0, and that patching rejects
+// them.
+func TestAttributeNeuronAndPatternSites(t *testing.T) {
+	m := loadFixture(t, "gpt2-tiny.gguf")
+	task := demoTask(t)
+	res, err := Attribute(m, task, AttributeOptions{Method: MethodAtP, Sites: []string{SiteMLPPost, SitePattern}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := len(task.Clean)
+	for l := range m.NLayers {
+		if got := len(res.Sites[SiteMLPPost][l]); got != m.DMLP {
+			t.Errorf("mlp_post layer %d: %d values, want d_mlp %d", l, got, m.DMLP)
+		}
+		if got := len(res.Sites[SitePattern][l]); got != m.NHeads*seq*seq {
+			t.Errorf("pattern layer %d: %d values, want %d", l, got, m.NHeads*seq*seq)
+		}
+		// Masked entries (key after query) are 0 in both runs, so they
+		// score 0.
+		for h := range m.NHeads {
+			if v := res.Sites[SitePattern][l][(h*seq+0)*seq+1]; v != 0 {
+				t.Errorf("pattern layer %d head %d: masked entry (0, 1) scores %g", l, h, v)
+			}
+		}
+	}
+	var neurons float64
+	for _, v := range res.Sites[SiteMLPPost][0] {
+		neurons += v
+	}
+	if neurons == 0 {
+		t.Error("every neuron of block 0 scores 0")
+	}
+	if _, err := ActivationPatching(m, task, PatchOptions{Sites: []string{SiteMLPPost}}); err == nil || !strings.Contains(err.Error(), "attribution only") {
+		t.Errorf("patching mlp_post: err = %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package interp
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/interp-go/interp/transformer"
@@ -39,13 +40,13 @@ func PatchDataset(m *transformer.Model, tasks []Task, opts PatchOptions) (*Patch
 // positions at the last one: position i of the result is the (n−i)-th from
 // the end, where n is the longest task's length.
 type siteAverage struct {
-	heads, longest int
-	sum            map[string][][]float64
-	count          map[string][][]int
+	heads, dmlp, longest int
+	sum                  map[string][][]float64
+	count                map[string][][]int
 }
 
 func newSiteAverage(m *transformer.Model, tasks []Task) *siteAverage {
-	a := &siteAverage{heads: m.NHeads, sum: map[string][][]float64{}, count: map[string][][]int{}}
+	a := &siteAverage{heads: m.NHeads, dmlp: m.DMLP, sum: map[string][][]float64{}, count: map[string][][]int{}}
 	for _, t := range tasks {
 		a.longest = max(a.longest, len(t.Clean))
 	}
@@ -57,8 +58,13 @@ func (a *siteAverage) add(sites map[string][][]float64, seq int) {
 	for site, layers := range sites {
 		if a.sum[site] == nil {
 			w := a.longest
-			if site == SiteZ {
+			switch site {
+			case SiteZ:
 				w = a.heads
+			case SiteMLPPost:
+				w = a.dmlp
+			case SitePattern:
+				w = len(layers[0])
 			}
 			a.sum[site] = make([][]float64, len(layers))
 			a.count[site] = make([][]int, len(layers))
@@ -68,7 +74,7 @@ func (a *siteAverage) add(sites map[string][][]float64, seq int) {
 			}
 		}
 		shift := 0
-		if site != SiteZ {
+		if positional(site) {
 			shift = a.longest - seq
 		}
 		for l, row := range layers {
@@ -103,6 +109,13 @@ func (a *siteAverage) mean() map[string][][]float64 {
 func AttributeDataset(m *transformer.Model, tasks []Task, opts AttributeOptions) (*AttributionResult, error) {
 	if len(tasks) == 0 {
 		return nil, fmt.Errorf("interp: dataset has no tasks")
+	}
+	if slices.Contains(opts.Sites, SitePattern) {
+		for n, t := range tasks {
+			if len(t.Clean) != len(tasks[0].Clean) {
+				return nil, fmt.Errorf("interp: task %d has %d tokens and task 1 has %d; pattern scores need tasks of equal length", n+1, len(t.Clean), len(tasks[0].Clean))
+			}
+		}
 	}
 	acc := newSiteAverage(m, tasks)
 	out := &AttributionResult{Method: opts.Method}
@@ -155,3 +168,8 @@ func (e taskError) Error() string {
 }
 
 func (e taskError) Unwrap() error { return e.err }
+
+// positional reports whether a site family's values are by position.
+func positional(site string) bool {
+	return site == SiteResidPre || site == SiteAttnOut || site == SiteMLPOut
+}

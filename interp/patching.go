@@ -6,6 +6,7 @@ package interp
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/interp-go/interp/hooks"
 	"github.com/interp-go/interp/transformer"
@@ -20,14 +21,32 @@ const (
 	SiteZ        = "z"         // blocks.L.attn.hook_z of one (layer, head), every position
 )
 
-// AllSites lists every site family in sweep order.
+// Site families that only attribution scores, because patching them one
+// by one would take a forward pass per neuron or per attention entry.
+const (
+	// SiteMLPPost is blocks.L.mlp.hook_post by (layer, neuron), summed over
+	// positions.
+	SiteMLPPost = "mlp_post"
+	// SitePattern is blocks.L.attn.hook_pattern by (layer, entry), one value
+	// per (head, query, key) entry in row-major order: index =
+	// (head·seq + query)·seq + key.
+	SitePattern = "pattern"
+)
+
+// AllSites lists every site family that activation patching sweeps, in
+// sweep order.
 var AllSites = []string{SiteResidPre, SiteAttnOut, SiteMLPOut, SiteZ}
+
+// AttributionSites lists every site family that Attribute scores.
+var AttributionSites = []string{SiteResidPre, SiteAttnOut, SiteMLPOut, SiteZ, SiteMLPPost, SitePattern}
 
 var siteKinds = map[string]hooks.Kind{
 	SiteResidPre: hooks.ResidPre,
 	SiteAttnOut:  hooks.AttnOut,
 	SiteMLPOut:   hooks.MLPOut,
 	SiteZ:        hooks.Z,
+	SiteMLPPost:  hooks.MLPPost,
+	SitePattern:  hooks.Pattern,
 }
 
 // Task is one clean/corrupted prompt pair for patching. Clean and Corrupt
@@ -109,7 +128,10 @@ func ActivationPatching(m *transformer.Model, task Task, opts PatchOptions) (*Pa
 		sites = AllSites
 	}
 	for _, s := range sites {
-		if _, ok := siteKinds[s]; !ok {
+		if !slices.Contains(AllSites, s) {
+			if slices.Contains(AttributionSites, s) {
+				return nil, fmt.Errorf("interp: site %q is scored by attribution only (interp.Attribute); patching sweeps resid_pre, attn_out, mlp_out and z", s)
+			}
 			return nil, fmt.Errorf("interp: unknown site %q (valid: resid_pre, attn_out, mlp_out, z)", s)
 		}
 	}

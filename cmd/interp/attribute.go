@@ -113,7 +113,7 @@ Examples:
 	f.task.register(cmd)
 	flags := cmd.Flags()
 	flags.StringVar(&f.method, "method", interp.MethodRelP, "attribution `method`: atp, relp or ig")
-	flags.StringSliceVar(&f.sites, "sites", interp.AllSites, "comma-separated site `families` to score: resid_pre, attn_out, mlp_out, z")
+	flags.StringSliceVar(&f.sites, "sites", interp.AllSites, "comma-separated site `families` to score: resid_pre, attn_out, mlp_out, z, and the attribution-only mlp_post (neurons) and pattern (attention entries)")
 	flags.StringSliceVar(&f.rules, "rules", ruleNames(transformer.AllRelPRules()), "comma-separated RelP `rules` for --method relp: ln, identity, half, ah")
 	flags.IntVar(&f.steps, "steps", defaultIGSteps, "integration `steps` for --method ig")
 	flags.BoolVar(&f.compare, "compare", false, "also run activation patching and report the correlation of the scores with it")
@@ -235,7 +235,7 @@ func (f *attributeFlags) options(cmd *cobra.Command) (interp.AttributeOptions, e
 	if f.steps < 1 {
 		return opts, fmt.Errorf("invalid --steps %d: give a positive number of integration steps, such as %d", f.steps, defaultIGSteps)
 	}
-	sites, err := checkSites(f.sites)
+	sites, err := checkSites(f.sites, interp.AttributionSites)
 	if err != nil {
 		return opts, err
 	}
@@ -323,6 +323,12 @@ func attribute(cmd *cobra.Command, a *app, m *transformer.Model, tasks []interp.
 // comparePatching runs activation patching on the same tasks and sites and
 // adds the correlations, the patching top sites and its cost to out.
 func comparePatching(cmd *cobra.Command, a *app, m *transformer.Model, tasks []interp.Task, sites []string, out *attributeOutput) error {
+	// Patching sweeps only the four families; the others have no
+	// correlation.
+	sites = slices.DeleteFunc(slices.Clone(sites), func(s string) bool { return !slices.Contains(interp.AllSites, s) })
+	if len(sites) == 0 {
+		return fmt.Errorf("--compare needs at least one of the families that patching sweeps: %s", strings.Join(interp.AllSites, ", "))
+	}
 	progress := newSweepProgress(cmd.ErrOrStderr(), "patching")
 	opts := interp.PatchOptions{Sites: sites, Progress: progress.update}
 	start := time.Now()
@@ -501,8 +507,14 @@ func maxWidth(texts []string) int {
 // position and its token) or "z L1 H3" (family, layer, head).
 func siteName(s interp.SiteScore, labels []string) string {
 	layer := "L" + strconv.Itoa(s.Layer)
-	if s.Site == interp.SiteZ {
+	switch s.Site {
+	case interp.SiteZ:
 		return fmt.Sprintf("%s %s H%d", s.Site, layer, s.Index)
+	case interp.SiteMLPPost:
+		return fmt.Sprintf("%s %s N%d", s.Site, layer, s.Index)
+	case interp.SitePattern:
+		seq := max(1, len(labels))
+		return fmt.Sprintf("%s %s H%d q%d k%d", s.Site, layer, s.Index/(seq*seq), s.Index/seq%seq, s.Index%seq)
 	}
 	name := fmt.Sprintf("%s %s @%d", s.Site, layer, s.Index)
 	if s.Index < len(labels) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -43,7 +44,9 @@ func heatmapPath(path, site string) string {
 func writeHeatmaps(path string, m siteMap) error {
 	for _, site := range m.sites {
 		values := m.values[site]
-		if len(values) == 0 || len(values[0]) == 0 {
+		if len(values) == 0 || len(values[0]) == 0 || slices.Contains(listedSites, site) {
+			// Neuron and pattern-entry families have too many columns for a
+			// readable map; the CSV and JSON outputs have them.
 			continue
 		}
 		out := heatmapPath(path, site)

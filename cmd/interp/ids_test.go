@@ -33,3 +33,25 @@ func TestFloatActivationsFlag(t *testing.T) {
 		t.Error("--float-activations left the logits unchanged")
 	}
 }
+
+// TestAttributeNeuronSites checks that attribute scores the
+// attribution-only families and that --compare skips them.
+func TestAttributeNeuronSites(t *testing.T) {
+	var out struct {
+		Sites       map[string][][]float64 `json:"sites"`
+		Correlation map[string]float64     `json:"correlation"`
+	}
+	mustRunJSON(t, &out, "attribute", "--method", "atp", "--sites", "mlp_post,pattern,z", "--compare")
+	if len(out.Sites["mlp_post"]) != 2 || len(out.Sites["mlp_post"][0]) != 256 {
+		t.Errorf("mlp_post: %d layers, want 2 × 256 neurons", len(out.Sites["mlp_post"]))
+	}
+	if len(out.Sites["pattern"]) != 2 || len(out.Sites["pattern"][0]) != 4*14*14 {
+		t.Errorf("pattern: want 2 layers × 4·14·14 entries")
+	}
+	if _, ok := out.Correlation["z"]; !ok || len(out.Correlation) != 1 {
+		t.Errorf("correlation = %v, want only z", out.Correlation)
+	}
+	if _, _, err := runCLI(t, "patch", "--sites", "mlp_post"); err == nil {
+		t.Error("patch --sites mlp_post: no error")
+	}
+}

@@ -74,7 +74,7 @@ type patchRun struct {
 }
 
 func runPatch(cmd *cobra.Command, a *app, f *patchFlags) error {
-	sites, err := checkSites(f.sites)
+	sites, err := checkSites(f.sites, interp.AllSites)
 	if err != nil {
 		return err
 	}
@@ -136,20 +136,21 @@ func runPatch(cmd *cobra.Command, a *app, f *patchFlags) error {
 	return printPatchTables(cmd.OutOrStdout(), run)
 }
 
-// checkSites validates --sites and removes repeats, keeping the order.
-func checkSites(sites []string) ([]string, error) {
+// checkSites validates --sites against the valid families and removes
+// repeats, keeping the order.
+func checkSites(sites, valid []string) ([]string, error) {
 	var out []string
 	for _, s := range sites {
 		s = strings.TrimSpace(s)
-		if !slices.Contains(interp.AllSites, s) {
-			return nil, fmt.Errorf("invalid --sites entry %q: choose from %s", s, strings.Join(interp.AllSites, ", "))
+		if !slices.Contains(valid, s) {
+			return nil, fmt.Errorf("invalid --sites entry %q: choose from %s", s, strings.Join(valid, ", "))
 		}
 		if !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("--sites is empty: choose from %s", strings.Join(interp.AllSites, ", "))
+		return nil, fmt.Errorf("--sites is empty: choose from %s", strings.Join(valid, ", "))
 	}
 	return out, nil
 }

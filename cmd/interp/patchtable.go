@@ -29,7 +29,16 @@ var siteTitles = map[string]string{
 	interp.SiteAttnOut:  "attention output (blocks.L.hook_attn_out), by layer and position",
 	interp.SiteMLPOut:   "MLP output (blocks.L.hook_mlp_out), by layer and position",
 	interp.SiteZ:        "attention heads (blocks.L.attn.hook_z, all positions), by layer and head",
+	interp.SiteMLPPost:  "MLP neurons (blocks.L.mlp.hook_post, all positions), by layer and neuron",
+	interp.SitePattern:  "attention pattern entries (blocks.L.attn.hook_pattern), by layer, head, query and key",
 }
+
+// listedSites are the families too wide for a table: their strongest
+// entries are listed instead.
+var listedSites = []string{interp.SiteMLPPost, interp.SitePattern}
+
+// listedEntries is the number of entries listed per such family.
+const listedEntries = 20
 
 // siteMap is one method's values by site family, with what tables, CSV
 // files and heat maps need to label them.
@@ -75,6 +84,13 @@ func printSiteTables(w io.Writer, m siteMap) {
 		fmt.Fprintf(w, "\n%s: %s\n", site, siteTitles[site])
 		if len(values) == 0 {
 			fmt.Fprintln(w, "  (no values)")
+			continue
+		}
+		if slices.Contains(listedSites, site) {
+			fmt.Fprintf(w, "  the %d largest |values|:\n", listedEntries)
+			for _, e := range interp.TopSitesOf(m.values, site, listedEntries) {
+				fmt.Fprintf(w, "  %-40s %10.4f\n", siteName(e, m.labels), e.Value)
+			}
 			continue
 		}
 		index, labels := columnHeaders(site, len(values[0]), m.labels)
@@ -233,7 +249,7 @@ func writeSiteCSV(path string, m siteMap, extra ...csvColumn) error {
 			for l, row := range m.values[site] {
 				for i, v := range row {
 					token := ""
-					if site != interp.SiteZ && i < len(m.labels) {
+					if perPosition(site) && i < len(m.labels) {
 						token = m.labels[i]
 					}
 					rec := []string{site, strconv.Itoa(l), strconv.Itoa(i), token, formatCSVValue(v)}
@@ -254,4 +270,9 @@ func writeSiteCSV(path string, m siteMap, extra ...csvColumn) error {
 // formatCSVValue formats v with the fewest digits that read back exactly.
 func formatCSVValue(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// perPosition reports whether a site family's values are by position.
+func perPosition(site string) bool {
+	return site == interp.SiteResidPre || site == interp.SiteAttnOut || site == interp.SiteMLPOut
 }
