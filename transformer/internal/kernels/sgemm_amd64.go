@@ -21,10 +21,10 @@ var useSgemmAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // Transactions on Mathematical Software, 2008). The micro-kernel keeps an
 // sgemmMR×sgemmNR tile of dst in twelve YMM registers. A packed
 // sgemmMR-row sliver of x and a packed sgemmNR-column sliver of w
-// (sgemmKC·sgemmNR·4 = 16 KiB) stay in the 32 KiB L1 cache. One worker's
-// packed blocks of x (sgemmMC×sgemmKC, 144 KiB) and of w (sgemmKC×sgemmNC,
-// 128 KiB) and the block of dst they update (at most 72 KiB) fit together
-// in a 512 KiB L2 cache, as on AMD Zen 2 and Zen 3.
+// (sgemmKC·sgemmNR·4 = 16 KiB) stay in the 32 KiB L1 cache. In the 512 KiB
+// L2 cache of AMD Zen 2 and Zen 3, one worker keeps its packed block of x
+// (sgemmMC×sgemmKC, 144 KiB), its packed block of w (sgemmKC×sgemmNC,
+// 128 KiB) and the block of dst they update (at most 72 KiB).
 const (
 	sgemmMR = 6
 	sgemmNR = 16
@@ -42,10 +42,10 @@ const sgemvMaxRows = 8
 
 // saxpyMaxRows is the largest m for which MatMulInputGrad adds multiples
 // of whole rows of w instead of packing them. Measured as above, packing
-// was faster from m = 8 on and about even at m = 4 to 6.
+// was faster from m = 8 on for n = 768 and from m = 16 on for n = 3072.
 const saxpyMaxRows = 4
 
-// sgemmBuffers holds one worker's packed block of b and an edge tile.
+// sgemmBuffers is one worker's packed block of b and its edge tile.
 type sgemmBuffers struct {
 	b    [sgemmKC * sgemmNC]float32
 	tile [sgemmMR * sgemmNR]float32
@@ -267,8 +267,9 @@ func sgemmBlockWidth(cols, flops int) int {
 	return max(sgemmNR, (width+sgemmNR-1)/sgemmNR*sgemmNR)
 }
 
-// sgemmPackedBuffer holds a packed left operand. Its size follows the
-// largest product seen, so it comes from a pool of its own.
+// sgemmPackedBuffer is a packed left operand, or a worker's partial sums
+// in saxpyRowsAsm. Its size follows the largest product seen, so it comes
+// from a pool of its own.
 type sgemmPackedBuffer struct{ data []float32 }
 
 var sgemmPackedPool = sync.Pool{New: func() any { return new(sgemmPackedBuffer) }}

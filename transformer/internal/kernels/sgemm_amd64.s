@@ -27,7 +27,9 @@
 	VFMADD231PS  Y12, Y15, Y10      \
 	VFMADD231PS  Y13, Y15, Y11
 
-// Row r of the tile: Ylo and Yhi hold its 16 sums, DX points at it.
+// STORE_ROW writes a row of the tile, whose 16 sums are in lo and hi, to
+// DX and moves DX to the next row. ADD_STORE_ROW first adds the values
+// already there.
 #define STORE_ROW(lo, hi) \
 	VMOVUPS lo, (DX)   \
 	VMOVUPS hi, 32(DX) \
@@ -125,8 +127,8 @@ GLOBL sdotMask<>(SB), RODATA|NOPTR, $64
 
 // func sdot4(k int, x, w *float32, ldw int, dst *float32)
 //
-// Rows 0 to 3 of w start at DI, R9, R10 and R11; AX is the byte offset
-// into every row. Y0–Y3 and Y4–Y7 are two independent sets of the four
+// Rows 0 to 3 of w start at DI, R9, R10 and R11, and AX is the byte
+// offset into every row. Y0–Y3 and Y4–Y7 are two independent sets of the four
 // rows' sums, so eight FMAs are in flight.
 TEXT ·sdot4(SB), NOSPLIT, $0-40
 	MOVQ k+0(FP), CX
@@ -214,9 +216,9 @@ dot_reduce:
 	VZEROUPPER
 	RET
 
-// Four rows of a 4×4 transpose inside each 128-bit lane: Y0–Y3 hold rows
-// 0–3 in their low lanes and rows 4–7 in their high lanes; the results in
-// c0–c3 are columns 0–3 of those eight rows. Y12–Y15 are scratch.
+// A 4×4 transpose inside each 128-bit lane. r0–r3 hold rows 0–3 in their
+// low lanes and rows 4–7 in their high lanes, and the results c0–c3 are
+// columns 0–3 of those eight rows. Y12–Y15 are scratch.
 #define TRANSPOSE_LANES(r0, r1, r2, r3, c0, c1, c2, c3) \
 	VUNPCKLPS r1, r0, Y12        \
 	VUNPCKHPS r1, r0, Y13        \
@@ -333,8 +335,8 @@ axpy_done:
 //
 // Copies kc rows of 16·slivers floats of b, ldb floats apart, into
 // slivers of [kc, 16] floats at dst: dst[s·kc·16 + c·16 + r] =
-// b[c·ldb + s·16 + r]. It reads each row from start to end, which keeps
-// the hardware prefetcher on when rows are far apart.
+// b[c·ldb + s·16 + r]. It reads each row's floats in order, so that every
+// row is one sequential stream however far apart rows are.
 TEXT ·packB16(SB), NOSPLIT, $0-40
 	MOVQ  kc+0(FP), CX
 	MOVQ  slivers+8(FP), R12

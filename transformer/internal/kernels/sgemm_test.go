@@ -29,8 +29,8 @@ func matMulTReference(x, w []float32, m, k, n int) (want, magnitude []float64) {
 	return want, magnitude
 }
 
-// guardValue fills the floats around a destination, so a write outside
-// its shape shows.
+// guardValue is the value of the floats around a destination, so a write
+// outside its shape shows.
 const guardValue = -12345
 
 // offsetSlice returns n random floats starting one float into a larger
