@@ -180,7 +180,7 @@ func GELUHalf(out, x []float32) {
 			f := gguf.F16ToFloat32(uint16(i))
 			inner := float32(sqrt2OverPi*f) * float32(1+float32(float32(coefA*f)*f))
 			t := float32(math.Tanh(float64(inner)))
-			geluTable[i] = gguf.Float32ToF16(float32(float32(0.5*f)*float32(1+t)))
+			geluTable[i] = gguf.Float32ToF16(float32(float32(0.5*f) * float32(1+t)))
 		}
 	})
 	for i, v := range x {
