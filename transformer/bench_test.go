@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/interp-go/interp/hooks"
 	"github.com/interp-go/interp/internal/synth"
 )
 
@@ -87,4 +88,22 @@ func BenchmarkDecode124M(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
+
+// BenchmarkPrefill124MCachingResidPost is BenchmarkPrefill124M with a cache
+// of every block's hook_resid_post, to compare the cost of hooks with a
+// run that has none.
+func BenchmarkPrefill124MCachingResidPost(b *testing.B) {
+	m := loadModel(b, model124M(b))
+	ids := benchmarkIDs(128)
+	b.ResetTimer()
+	for b.Loop() {
+		cache := hooks.NewCache("blocks.*.hook_resid_post")
+		h := &hooks.Hooks{}
+		cache.Attach(h)
+		if _, err := m.Run(ids, &Options{Hooks: h}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(ids))*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
