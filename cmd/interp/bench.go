@@ -30,6 +30,9 @@ type benchResult struct {
 	PeakRSSBytes uint64 `json:"peak_rss_bytes"`
 	ModelBytes   int64  `json:"model_bytes"` // size of the GGUF file
 
+	// Sweep is set with --sweep.
+	Sweep *sweepResult `json:"sweep,omitempty"`
+
 	Model        string    `json:"model"`          // --model as given, or "bundled gpt2-tiny"
 	File         string    `json:"file,omitempty"` // the GGUF file that --model resolved to
 	Architecture string    `json:"architecture"`
@@ -54,6 +57,7 @@ type benchConfig struct {
 	genTokens    int
 	threads      int
 	runs         int
+	sweep        bool
 }
 
 // benchSeed seeds the prompt's token ids, so every run and every
@@ -103,6 +107,11 @@ Examples:
 			if err != nil {
 				return err
 			}
+			if c.sweep {
+				if res.Sweep, err = benchSweep(cmd.ErrOrStderr(), m, c.promptTokens, c.runs); err != nil {
+					return err
+				}
+			}
 			res.LoadSeconds = loadSeconds
 			if a.jsonOut {
 				return writeJSON(cmd.OutOrStdout(), res)
@@ -115,6 +124,7 @@ Examples:
 	flags.IntVar(&c.genTokens, "gen-tokens", 64, "tokens to decode one at a time after the prompt")
 	flags.IntVar(&c.threads, "threads", 0, "set GOMAXPROCS, the number of threads that run Go code (default: leave it as is, one per CPU)")
 	flags.IntVar(&c.runs, "runs", 3, "counted runs, after one warm-up run")
+	flags.BoolVar(&c.sweep, "sweep", false, "also time a full activation-patching sweep of a --prompt-tokens task and report its cost relative to one forward pass per site")
 	return cmd
 }
 
@@ -380,6 +390,10 @@ func printBench(w io.Writer, r benchResult) error {
 	}
 	fmt.Fprintf(w, "peak resident memory  %s\n", peak)
 	fmt.Fprintf(w, "model load            %.2f s\n", r.LoadSeconds)
+	if s := r.Sweep; s != nil {
+		fmt.Fprintf(w, "\npatching sweep        %d sites of a %d-token task in %.2f s\n", s.Sites, s.Tokens, s.SweepSeconds)
+		fmt.Fprintf(w, "relative cost         %.2f × one forward pass (%.3f s) per site\n", s.RelativeCost, s.ForwardSeconds)
+	}
 	return nil
 }
 

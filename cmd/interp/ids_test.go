@@ -55,3 +55,25 @@ func TestAttributeNeuronSites(t *testing.T) {
 		t.Error("patch --sites mlp_post: no error")
 	}
 }
+
+func TestBenchSweep(t *testing.T) {
+	var res struct {
+		Sweep *struct {
+			Tokens       int     `json:"tokens"`
+			Sites        int     `json:"sites"`
+			SweepSeconds float64 `json:"sweep_seconds"`
+			RelativeCost float64 `json:"relative_cost"`
+		} `json:"sweep"`
+	}
+	mustRunJSON(t, &res, "bench", "--prompt-tokens", "6", "--gen-tokens", "1", "--runs", "1", "--sweep")
+	if res.Sweep == nil {
+		t.Fatal("no sweep in the JSON")
+	}
+	// 3 position families × 2 layers × 6 positions, and 2 layers × 4 heads.
+	if res.Sweep.Tokens != 6 || res.Sweep.Sites != 3*2*6+2*4 {
+		t.Errorf("sweep = %+v, want 6 tokens and 44 sites", *res.Sweep)
+	}
+	if !(res.Sweep.SweepSeconds > 0 && res.Sweep.RelativeCost > 0) {
+		t.Errorf("sweep times = %+v, want positive", *res.Sweep)
+	}
+}
