@@ -176,25 +176,29 @@ func ActivationPatching(m *transformer.Model, task Task, opts PatchOptions) (*Pa
 		for l := range m.NLayers {
 			p := hooks.Point{Layer: l, Kind: kind}
 			src, _ := clean.Get(p.Name())
+			var start *hooks.Tensor
+			if !opts.FullRecompute && l > 0 {
+				start, _ = corrupt.Get(hooks.Point{Layer: l, Kind: hooks.ResidPre}.Name())
+			}
 			values[l] = make([]float64, width(m, s, seq))
-			for i := range values[l] {
-				patch := hooks.ReplacePosition(src, i)
-				if kind == hooks.Z {
-					patch = hooks.ReplaceHead(src, i)
-				}
-				h := opts.Hooks.Clone()
-				h.Add(p.Name(), patch)
-				runOpts := &transformer.Options{Hooks: h}
-				if !opts.FullRecompute && l > 0 {
-					runOpts.StartLayer = l
-					runOpts.StartResid, _ = corrupt.Get(hooks.Point{Layer: l, Kind: hooks.ResidPre}.Name())
-				}
-				out, err := m.Run(task.Corrupt, runOpts)
+			// Patched passes of one layer share their input, so several
+			// run as one batch, whose products then run at matrix-matrix
+			// speed. Extra hooks keep one pass per site, because they were
+			// written for one sequence.
+			batch := max(1, patchBatchTokens/seq)
+			if opts.Hooks != nil || opts.FullRecompute {
+				batch = 1
+			}
+			for lo := 0; lo < len(values[l]); lo += batch {
+				hi := min(len(values[l]), lo+batch)
+				metrics, err := patchedRuns(m, task, p, src, start, lo, hi, opts.Hooks)
 				if err != nil {
 					return nil, fmt.Errorf("interp: patching %s: %w", p.Name(), err)
 				}
-				values[l][i] = (logitDiff(out, task) - res.CorruptValue) / denom
-				done++
+				for i, v := range metrics {
+					values[l][lo+i] = (v - res.CorruptValue) / denom
+				}
+				done += hi - lo
 				if opts.Progress != nil {
 					opts.Progress(done, total)
 				}
@@ -212,4 +216,63 @@ func width(m *transformer.Model, site string, seq int) int {
 		return m.NHeads
 	}
 	return seq
+}
+
+// patchBatchTokens bounds the tokens of one batch of patched passes, so
+// that a batch's buffers stay small (about 20 MB of MLP activations for
+// GPT-2 small).
+const patchBatchTokens = 1024
+
+// patchedRuns runs the corrupted prompt once for each site index in
+// [lo, hi) of point p, as one batch, with src's value at that index (a
+// position, or a head for z) written in, and returns each run's metric.
+// start, if set, is the corrupted run's residual stream entering p's block,
+// where the runs then start.
+func patchedRuns(m *transformer.Model, task Task, p hooks.Point, src, start *hooks.Tensor, lo, hi int, extra *hooks.Hooks) ([]float64, error) {
+	n, seq := hi-lo, len(task.Corrupt)
+	h := extra.Clone()
+	h.Add(p.Name(), func(x *hooks.Tensor, at hooks.Point) error {
+		size := len(x.Data) / n
+		for b := range n {
+			one := x
+			if n > 1 {
+				one = &hooks.Tensor{Shape: x.Shape[1:], Data: x.Data[b*size : (b+1)*size]}
+			}
+			patch := hooks.ReplacePosition(src, lo+b)
+			if p.Kind == hooks.Z {
+				patch = hooks.ReplaceHead(src, lo+b)
+			}
+			if err := patch(one, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	opts := &transformer.Options{Hooks: h}
+	if start != nil {
+		opts.StartLayer = p.Layer
+		opts.StartResid = &hooks.Tensor{Shape: []int{n, seq, m.DModel}, Data: make([]float32, 0, n*len(start.Data))}
+		for range n {
+			opts.StartResid.Data = append(opts.StartResid.Data, start.Data...)
+		}
+	}
+	in := transformer.Input{Tokens: make([][]int32, n)}
+	for b := range in.Tokens {
+		in.Tokens[b] = task.Corrupt
+	}
+	st, err := m.NewState(n, seq)
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.Forward(st, in, opts)
+	if err != nil {
+		return nil, err
+	}
+	metrics := make([]float64, n)
+	for b := range n {
+		row := out.Row(b, 0)
+		metrics[b] = float64(row[task.Answer]) - float64(row[task.Wrong])
+	}
+	return metrics, nil
 }
