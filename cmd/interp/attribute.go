@@ -168,6 +168,9 @@ func runAttribute(cmd *cobra.Command, a *app, f *attributeFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputPaths(map[string]string{"csv": f.csvPath, "png": f.pngPath}); err != nil {
+		return err
+	}
 	specs, source, err := f.task.specs(cmd)
 	if err != nil {
 		return err

@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 func TestParseIDsRejectsEmptyEntries(t *testing.T) {
 	for _, in := range []string{"1,,2", "1,2,", ",1", "1, ,2"} {
@@ -75,5 +79,18 @@ func TestBenchSweep(t *testing.T) {
 	}
 	if !(res.Sweep.SweepSeconds > 0 && res.Sweep.RelativeCost > 0) {
 		t.Errorf("sweep times = %+v, want positive", *res.Sweep)
+	}
+}
+
+func TestOutputPathsCheckedFirst(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-folder", "x.csv")
+	for _, args := range [][]string{
+		{"patch", "--csv", missing},
+		{"attribute", "--png", missing},
+		{"patch", "--csv", t.TempDir()},
+	} {
+		if _, _, err := runCLI(t, args...); err == nil || !strings.Contains(err.Error(), "--") {
+			t.Errorf("%v: err = %v, want an error naming the flag", args, err)
+		}
 	}
 }

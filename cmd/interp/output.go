@@ -61,3 +61,27 @@ func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	}
 	return nil
 }
+
+// checkOutputPaths checks, before any long work, that each non-empty path
+// of the named flags can take a file: its folder exists and the path is not
+// a folder. Output is still written atomically at the end; this only stops
+// a typo from throwing a finished sweep away.
+func checkOutputPaths(paths map[string]string) error {
+	for flag, path := range paths {
+		if path == "" {
+			continue
+		}
+		if info, err := os.Stat(path); err == nil && info.IsDir() {
+			return fmt.Errorf("--%s %s is a folder; give a file name", flag, path)
+		}
+		dir := filepath.Dir(path)
+		info, err := os.Stat(dir)
+		if err != nil {
+			return fmt.Errorf("--%s %s: folder %s not found; create it or choose another path", flag, path, dir)
+		}
+		if !info.IsDir() {
+			return fmt.Errorf("--%s %s: %s is not a folder", flag, path, dir)
+		}
+	}
+	return nil
+}

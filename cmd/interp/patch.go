@@ -78,6 +78,9 @@ func runPatch(cmd *cobra.Command, a *app, f *patchFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputPaths(map[string]string{"csv": f.csvPath, "png": f.pngPath}); err != nil {
+		return err
+	}
 	specs, source, err := f.task.specs(cmd)
 	if err != nil {
 		return err
