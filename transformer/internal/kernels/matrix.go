@@ -167,6 +167,9 @@ func matMulQuantized(dst, x []float32, m int, w *Matrix) {
 	kernel := quantKernels[w.Type]
 	format, _ := activationFormat(w.Type)
 	xq := quantizeRows(format, x, m, k)
+	if matMulQuantizedAsm(dst, xq, m, w) {
+		return
+	}
 	if format == gguf.TypeQ8_K {
 		xq.toLaneMajor()
 	}

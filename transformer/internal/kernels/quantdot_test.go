@@ -377,8 +377,17 @@ func TestRefDecodeMatchesDequantize(t *testing.T) {
 // quantized weights, bit for bit, against refDot on the same quantized
 // activations. The shapes give one and several blocks per row, a partial
 // tile of weight rows, and one or several activation rows. An all-zero
-// activation block (scale 0) is included.
+// activation block (scale 0) is included. It checks the assembly dot
+// products (where the CPU has them) and the portable ones.
 func TestMatMulQuantizedMatchesReference(t *testing.T) {
+	for _, path := range quantPaths() {
+		t.Run(path.name, func(t *testing.T) {
+			withQuantAsm(path.asm, func() { checkMatMulQuantizedMatchesReference(t) })
+		})
+	}
+}
+
+func checkMatMulQuantizedMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, typ := range quantizedTypes {
 		for _, shape := range []struct{ m, n, blocks int }{{1, 3, 1}, {3, 70, 2}, {5, 130, 4}} {
@@ -420,8 +429,17 @@ func TestMatMulQuantizedMatchesReference(t *testing.T) {
 // TestMatMulQuantizedNearFloat checks that the integer product stays close
 // to the float64 product of the decoded weights and the decoded activation
 // quants, which catches a scale applied to the wrong block that refDot
-// might share.
+// might share. It checks both paths, as TestMatMulQuantizedMatchesReference
+// does.
 func TestMatMulQuantizedNearFloat(t *testing.T) {
+	for _, path := range quantPaths() {
+		t.Run(path.name, func(t *testing.T) {
+			withQuantAsm(path.asm, func() { checkMatMulQuantizedNearFloat(t) })
+		})
+	}
+}
+
+func checkMatMulQuantizedNearFloat(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, typ := range quantizedTypes {
 		const m, n = 2, 9

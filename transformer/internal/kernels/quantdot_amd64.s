@@ -1,0 +1,267 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Integer dot products of quantized weight blocks, read in their packed
+// GGUF layout, with 8-bit activation quants. Every routine returns exact
+// int32 sums and leaves the float32 steps to Go, so results do not depend
+// on the order in which the integers are added.
+
+// 0x0F in every byte, to take the low nibble of each weight byte.
+DATA lowNibble<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA lowNibble<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA lowNibble<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
+DATA lowNibble<>+24(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL lowNibble<>(SB), RODATA|NOPTR, $32
+
+// 0x30 in every byte, to place the two high bits of a Q6_K value.
+DATA q6KHighBits<>+0(SB)/8, $0x3030303030303030
+DATA q6KHighBits<>+8(SB)/8, $0x3030303030303030
+DATA q6KHighBits<>+16(SB)/8, $0x3030303030303030
+DATA q6KHighBits<>+24(SB)/8, $0x3030303030303030
+GLOBL q6KHighBits<>(SB), RODATA|NOPTR, $32
+
+// 32 in every byte, the offset of Q6_K values.
+DATA q6KOffset<>+0(SB)/8, $0x2020202020202020
+DATA q6KOffset<>+8(SB)/8, $0x2020202020202020
+DATA q6KOffset<>+16(SB)/8, $0x2020202020202020
+DATA q6KOffset<>+24(SB)/8, $0x2020202020202020
+GLOBL q6KOffset<>(SB), RODATA|NOPTR, $32
+
+// VPSHUFB control that reorders each 16 bytes as 0, 8, 1, 9, … 7, 15, so
+// that VPMADDUBSW adds values e and e+8, which belong to the same lane
+// (index mod 8) of the K-quant dot products. laneInterleave in
+// quantdot_amd64.go applies the same order to the activation quants.
+DATA laneShuffle<>+0(SB)/8, $0x0b030a0209010800
+DATA laneShuffle<>+8(SB)/8, $0x0f070e060d050c04
+DATA laneShuffle<>+16(SB)/8, $0x0b030a0209010800
+DATA laneShuffle<>+24(SB)/8, $0x0f070e060d050c04
+GLOBL laneShuffle<>(SB), RODATA|NOPTR, $32
+
+// VPSHUFB controls that spread the 16 signed scale bytes of a Q6_K
+// super-block into the high bytes of words, for VPSRAW $8 to sign-extend.
+// Control c (32 bytes at offset 32c) serves the value pairs (p, p+1) =
+// (2(c%2), 2(c%2)+1) of half c/2. With s = 4c, its low 128 bits hold the
+// word pair (scale s, scale s+2) and its high 128 bits (s+1, s+3), the
+// 16-value sub-blocks of the low and high 16 bytes of values p and p+1.
+DATA q6KScaleShuffle<>+0(SB)/8, $0x0280008002800080
+DATA q6KScaleShuffle<>+8(SB)/8, $0x0280008002800080
+DATA q6KScaleShuffle<>+16(SB)/8, $0x0380018003800180
+DATA q6KScaleShuffle<>+24(SB)/8, $0x0380018003800180
+DATA q6KScaleShuffle<>+32(SB)/8, $0x0680048006800480
+DATA q6KScaleShuffle<>+40(SB)/8, $0x0680048006800480
+DATA q6KScaleShuffle<>+48(SB)/8, $0x0780058007800580
+DATA q6KScaleShuffle<>+56(SB)/8, $0x0780058007800580
+DATA q6KScaleShuffle<>+64(SB)/8, $0x0a8008800a800880
+DATA q6KScaleShuffle<>+72(SB)/8, $0x0a8008800a800880
+DATA q6KScaleShuffle<>+80(SB)/8, $0x0b8009800b800980
+DATA q6KScaleShuffle<>+88(SB)/8, $0x0b8009800b800980
+DATA q6KScaleShuffle<>+96(SB)/8, $0x0e800c800e800c80
+DATA q6KScaleShuffle<>+104(SB)/8, $0x0e800c800e800c80
+DATA q6KScaleShuffle<>+112(SB)/8, $0x0f800d800f800d80
+DATA q6KScaleShuffle<>+120(SB)/8, $0x0f800d800f800d80
+GLOBL q6KScaleShuffle<>(SB), RODATA|NOPTR, $128
+
+// Q8_0_BLOCK sets acc to eight int32 partial sums of one 32-value block:
+// the weight quants at w and the activation quants at x, both signed bytes,
+// sign-extended to words and multiplied with VPMADDWD. This is exact for
+// every byte value, including -128.
+#define Q8_0_BLOCK(w, x, acc) \
+	VPMOVSXBW w, Y0 \
+	VPMOVSXBW 16+w, Y1 \
+	VPMOVSXBW x, Y2 \
+	VPMOVSXBW 16+x, Y3 \
+	VPMADDWD Y2, Y0, Y0 \
+	VPMADDWD Y3, Y1, Y1 \
+	VPADDD Y1, Y0, acc
+
+// func blockSumsQ8_0(w *byte, x *int8, blocks int, sums *int32)
+TEXT ·blockSumsQ8_0(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ blocks+16(FP), CX
+	MOVQ sums+24(FP), DX
+	ADDQ $2, SI // skip the F16 scale of the first block
+
+q8_0four:
+	CMPQ CX, $4
+	JL   q8_0tail
+	Q8_0_BLOCK(0(SI), 0(DI), Y4)
+	Q8_0_BLOCK(34(SI), 32(DI), Y5)
+	Q8_0_BLOCK(68(SI), 64(DI), Y6)
+	Q8_0_BLOCK(102(SI), 96(DI), Y7)
+
+	// Three horizontal adds leave the four blocks' sums over each 128-bit
+	// half in the two halves of Y4.
+	VPHADDD      Y5, Y4, Y4
+	VPHADDD      Y7, Y6, Y6
+	VPHADDD      Y6, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD       X5, X4, X4
+	VMOVDQU      X4, (DX)
+
+	ADDQ $136, SI
+	ADDQ $128, DI
+	ADDQ $16, DX
+	SUBQ $4, CX
+	JMP  q8_0four
+
+q8_0tail:
+	TESTQ CX, CX
+	JZ    q8_0done
+	Q8_0_BLOCK(0(SI), 0(DI), Y4)
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD       X5, X4, X4
+	VPSHUFD      $0x4e, X4, X5
+	VPADDD       X5, X4, X4
+	VPSHUFD      $0xb1, X4, X5
+	VPADDD       X5, X4, X4
+	VMOVD        X4, (DX)
+	ADDQ         $34, SI
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	DECQ         CX
+	JMP          q8_0tail
+
+q8_0done:
+	VZEROUPPER
+	RET
+
+// LANES_STORE adds the lane sums in Y8 (lanes 0–3 of each 128-bit half)
+// and Y9 (lanes 4–7 of each half) and stores lanes 0–7 at dst.
+#define LANES_STORE(dst) \
+	VPERM2I128 $0x20, Y9, Y8, Y0 \
+	VPERM2I128 $0x31, Y9, Y8, Y1 \
+	VPADDD     Y1, Y0, Y0 \
+	VMOVDQU    Y0, dst
+
+// LANES_ADD multiplies the word products a (sub-block of the first
+// scale) and b (the second) by the scale words in sc and adds them to the
+// lane sums Y8 and Y9. Words e of a and b (e < 8 in each 128-bit half)
+// are lane e, and unpacking puts them side by side for VPMADDWD.
+#define LANES_ADD(a, b, sc) \
+	VPUNPCKLWD b, a, Y2 \
+	VPUNPCKHWD b, a, Y3 \
+	VPMADDWD   sc, Y2, Y2 \
+	VPMADDWD   sc, Y3, Y3 \
+	VPADDD     Y2, Y8, Y8 \
+	VPADDD     Y3, Y9, Y9
+
+// Q4_K_GROUP takes the 32 bytes of qs group g: their low nibbles are 32
+// values of sub-block 2g, their high nibbles 32 values of sub-block 2g+1.
+#define Q4_K_GROUP(qs, xlo, xhi, scale) \
+	VMOVDQU      qs, Y0 \
+	VPSRLW       $4, Y0, Y1 \
+	VPAND        Y15, Y0, Y0 \
+	VPAND        Y15, Y1, Y1 \
+	VPSHUFB      Y14, Y0, Y0 \
+	VPSHUFB      Y14, Y1, Y1 \
+	VPMADDUBSW   xlo, Y0, Y4 \
+	VPMADDUBSW   xhi, Y1, Y5 \
+	VPBROADCASTD scale, Y6 \
+	LANES_ADD(Y4, Y5, Y6)
+
+// func laneSumsQ4_K(w *byte, x *int8, scales *uint32, blocks int, lanes *int32)
+TEXT ·laneSumsQ4_K(SB), NOSPLIT, $0-40
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    scales+16(FP), R8
+	MOVQ    blocks+24(FP), CX
+	MOVQ    lanes+32(FP), DX
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	TESTQ   CX, CX
+	JZ      q4_Kdone
+
+q4_Kloop:
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	Q4_K_GROUP(16(SI), 0(DI), 32(DI), 0(R8))
+	Q4_K_GROUP(48(SI), 64(DI), 96(DI), 4(R8))
+	Q4_K_GROUP(80(SI), 128(DI), 160(DI), 8(R8))
+	Q4_K_GROUP(112(SI), 192(DI), 224(DI), 12(R8))
+	LANES_STORE((DX))
+	ADDQ $144, SI
+	ADDQ $256, DI
+	ADDQ $16, R8
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  q4_Kloop
+
+q4_Kdone:
+	VZEROUPPER
+	RET
+
+// Q6_K_PRODUCT multiplies the shuffled values u (0…63) by the activation
+// quants at x and subtracts 32·x, giving words of (u−32)·x summed over
+// pairs of the same lane.
+#define Q6_K_PRODUCT(u, x) \
+	VPSHUFB    Y14, u, u \
+	VPMADDUBSW x, Y12, Y11 \
+	VPMADDUBSW x, u, u \
+	VPSUBW     Y11, u, u
+
+// Q6_K_HALF adds the lane sums of one 128-value half: ql at ql, qh at qh,
+// activation quants at x, and scale controls c and c+1 at ctrl.
+#define Q6_K_HALF(ql, qh, x, ctrl) \
+	VMOVDQU qh, Y0 \
+	VMOVDQU ql, Y1 \
+	VMOVDQU 32+ql, Y2 \
+	VPSLLW  $4, Y0, Y3 \
+	VPAND   Y13, Y3, Y3 \
+	VPAND   Y15, Y1, Y4 \
+	VPOR    Y3, Y4, Y4 \
+	VPSLLW  $2, Y0, Y3 \
+	VPAND   Y13, Y3, Y3 \
+	VPAND   Y15, Y2, Y5 \
+	VPOR    Y3, Y5, Y5 \
+	VPAND   Y13, Y0, Y3 \
+	VPSRLW  $4, Y1, Y6 \
+	VPAND   Y15, Y6, Y6 \
+	VPOR    Y3, Y6, Y6 \
+	VPSRLW  $2, Y0, Y3 \
+	VPAND   Y13, Y3, Y3 \
+	VPSRLW  $4, Y2, Y7 \
+	VPAND   Y15, Y7, Y7 \
+	VPOR    Y3, Y7, Y7 \
+	Q6_K_PRODUCT(Y4, x) \
+	Q6_K_PRODUCT(Y5, 32+x) \
+	Q6_K_PRODUCT(Y6, 64+x) \
+	Q6_K_PRODUCT(Y7, 96+x) \
+	VPSHUFB ctrl, Y10, Y1 \
+	VPSRAW  $8, Y1, Y1 \
+	LANES_ADD(Y4, Y5, Y1) \
+	VPSHUFB 32+ctrl, Y10, Y1 \
+	VPSRAW  $8, Y1, Y1 \
+	LANES_ADD(Y6, Y7, Y1)
+
+// func laneSumsQ6_K(w *byte, x *int8, blocks int, lanes *int32)
+TEXT ·laneSumsQ6_K(SB), NOSPLIT, $0-32
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    blocks+16(FP), CX
+	MOVQ    lanes+24(FP), DX
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	VMOVDQU q6KHighBits<>(SB), Y13
+	VMOVDQU q6KOffset<>(SB), Y12
+	LEAQ    q6KScaleShuffle<>(SB), R9
+	TESTQ   CX, CX
+	JZ      q6_Kdone
+
+q6_Kloop:
+	VPXOR          Y8, Y8, Y8
+	VPXOR          Y9, Y9, Y9
+	VBROADCASTI128 192(SI), Y10
+	Q6_K_HALF(0(SI), 128(SI), 0(DI), 0(R9))
+	Q6_K_HALF(64(SI), 160(SI), 128(DI), 64(R9))
+	LANES_STORE((DX))
+	ADDQ $210, SI
+	ADDQ $256, DI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  q6_Kloop
+
+q6_Kdone:
+	VZEROUPPER
+	RET

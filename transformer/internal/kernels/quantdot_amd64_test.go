@@ -1,0 +1,87 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/interp-go/interp/gguf"
+)
+
+// TestQuantAsmIntegerSums checks the integer sums of the assembly kernels
+// against sums over refDecode's values, for random weight bytes and
+// activation quants over the whole int8 range, including -128, which the
+// activation quantizers never produce.
+func TestQuantAsmIntegerSums(t *testing.T) {
+	if !useQuantAsm {
+		t.Skip("no assembly dot products on this CPU or build")
+	}
+	rng := rand.New(rand.NewPCG(23, 24))
+	for trial := range 200 {
+		for _, typ := range asmQuantTypes {
+			blocks := 1 + rng.IntN(6)
+			k := blocks * typ.BlockSize()
+			raw := randomBlocks(rng, typ, 1, k)
+			x := make([]int8, k)
+			for i := range x {
+				x[i] = int8(rng.Uint32())
+			}
+			if trial == 0 {
+				for i := range x {
+					x[i] = -128
+				}
+			}
+			checkIntegerSums(t, typ, raw, x)
+		}
+	}
+}
+
+// checkIntegerSums compares the assembly kernel of typ on one weight row
+// raw and activation quants x with sums over refDecode's values.
+func checkIntegerSums(t *testing.T, typ gguf.Type, raw []byte, x []int8) {
+	t.Helper()
+	n := typ.BlockSize()
+	blocks := len(x) / n
+	var want []int64
+	for b := range blocks {
+		r := refDecode(typ, raw[b*typ.BlockBytes():])
+		if typ == gguf.TypeQ8_0 {
+			var s int64
+			for i := range n {
+				s += r.q[i] * int64(x[b*n+i])
+			}
+			want = append(want, s)
+			continue
+		}
+		var lanes [8]int64
+		for i := range n {
+			lanes[i%8] += r.scale[i] * r.q[i] * int64(x[b*n+i])
+		}
+		want = append(want, lanes[:]...)
+	}
+
+	got := make([]int32, len(want))
+	switch typ {
+	case gguf.TypeQ8_0:
+		blockSumsQ8_0(&raw[0], &x[0], blocks, &got[0])
+	case gguf.TypeQ4_K:
+		kernel := newRowQ4_K(len(x)).(*rowQ4_K)
+		kernel.prepare(raw)
+		laneSumsQ4_K(&raw[0], &interleaved(x)[0], &kernel.scales[0], blocks, &got[0])
+	case gguf.TypeQ6_K:
+		laneSumsQ6_K(&raw[0], &interleaved(x)[0], blocks, &got[0])
+	}
+	for i := range want {
+		if int64(got[i]) != want[i] {
+			t.Fatalf("%s with %d blocks: sum %d = %d, reference %d", typ, blocks, i, got[i], want[i])
+		}
+	}
+}
+
+// interleaved returns a copy of x in laneInterleave order.
+func interleaved(x []int8) []int8 {
+	out := append([]int8(nil), x...)
+	laneInterleave(out)
+	return out
+}

@@ -1,0 +1,88 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/interp-go/interp/gguf"
+)
+
+// withQuantAsm runs fn with the assembly dot products switched on or off.
+func withQuantAsm(on bool, fn func()) {
+	saved := useQuantAsm
+	useQuantAsm = on
+	defer func() { useQuantAsm = saved }()
+	fn()
+}
+
+// quantPath is one implementation of the quantized products.
+type quantPath struct {
+	name string
+	asm  bool
+}
+
+// quantPaths returns the portable path, and the assembly path where the
+// CPU has it.
+func quantPaths() []quantPath {
+	paths := []quantPath{{"portable", false}}
+	if useQuantAsm {
+		paths = append(paths, quantPath{"asm", true})
+	}
+	return paths
+}
+
+// asmQuantTypes lists the weight types with assembly dot products on
+// amd64.
+var asmQuantTypes = []gguf.Type{gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K}
+
+// TestQuantAsmMatchesPortable compares MatMul on the assembly and the
+// portable path bit for bit, over many random blocks. The shapes cover
+// the four-block and single-block loops of the Q8_0 kernel, partial tiles
+// of weight rows and several activation rows. The activations mix scales
+// over five decades, zero blocks and single large values.
+func TestQuantAsmMatchesPortable(t *testing.T) {
+	if !useQuantAsm {
+		t.Skip("no assembly dot products on this CPU or build")
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, typ := range asmQuantTypes {
+		for _, shape := range []struct{ m, n, blocks int }{
+			{1, 1, 1}, {1, 64, 3}, {2, 65, 4}, {3, 130, 5}, {1, 200, 9}, {4, 33, 12}, {1, 7, 96},
+		} {
+			k := shape.blocks * typ.BlockSize()
+			w, err := NewMatrix(shape.n, k, typ, nil, randomBlocks(rng, typ, shape.n, k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := make([]float32, shape.m*k)
+			for i := range shape.m {
+				scale := math.Pow(10, -3+5*rng.Float64())
+				for c := range k {
+					x[i*k+c] = float32(scale * rng.NormFloat64())
+				}
+				x[i*k+rng.IntN(k)] *= 1000
+			}
+			if shape.m > 1 {
+				clear(x[k : k+typ.BlockSize()])
+			}
+
+			var asm, portable []float32
+			withQuantAsm(true, func() { asm = matMulResult(x, shape.m, &w) })
+			withQuantAsm(false, func() { portable = matMulResult(x, shape.m, &w) })
+			for e := range asm {
+				if math.Float32bits(asm[e]) != math.Float32bits(portable[e]) {
+					t.Fatalf("%s m=%d n=%d k=%d: element [%d,%d] = %g with assembly, %g portable",
+						typ, shape.m, shape.n, k, e/shape.n, e%shape.n, asm[e], portable[e])
+				}
+			}
+		}
+	}
+}
+
+// matMulResult returns MatMul(x, w) for m rows of x.
+func matMulResult(x []float32, m int, w *Matrix) []float32 {
+	dst := make([]float32, m*w.Rows)
+	MatMul(dst, x, m, w)
+	return dst
+}
