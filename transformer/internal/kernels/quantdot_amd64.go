@@ -17,6 +17,10 @@ import (
 // compare with the portable path.
 var useQuantAsm = cpu.X86.HasAVX2
 
+// blockSumsQ8_0, laneSumsQ4_K and laneSumsQ6_K are the integer parts of
+// dotQ8_0, dotQ4_K and dotQ6_K, built from the same assembly macros.
+// Only tests call them, to check the sums over the whole int8 range.
+
 // blockSumsQ8_0 stores in sums[b] the integer dot product of the quants
 // of Q8_0 weight block b at w with the 32 activation quants at x+32b.
 //
@@ -38,6 +42,29 @@ func laneSumsQ4_K(w *byte, x *int8, scales *uint32, blocks int, lanes *int32)
 //
 //go:noescape
 func laneSumsQ6_K(w *byte, x *int8, blocks int, lanes *int32)
+
+// dotQ8_0 returns the product of a Q8_0 weight row of blocks blocks at w
+// with the activation quants x and block scales xd, as dotBlocks computes
+// it. d holds the weight block scales.
+//
+//go:noescape
+func dotQ8_0(w *byte, x *int8, blocks int, d, xd *float32) float32
+
+// dotQ4_K returns the product of a Q4_K weight row at w with the
+// activation quants x (in laneInterleave order), scales xd and block sums
+// bsums, as dotLanesMin computes it. scales is as for laneSumsQ4_K, mins
+// holds the minimum of each 16-value group, and d holds d and dmin of each
+// super-block.
+//
+//go:noescape
+func dotQ4_K(w *byte, x *int8, blocks int, scales *uint32, mins *int16, d, xd *float32, bsums *int16) float32
+
+// dotQ6_K returns the product of a Q6_K weight row at w with the
+// activation quants x (in laneInterleave order) and scales xd, as
+// dotLanes computes it. d holds the super-block scales.
+//
+//go:noescape
+func dotQ6_K(w *byte, x *int8, blocks int, d, xd *float32) float32
 
 // rowKernel multiplies one quantized weight row at a time by activation
 // rows. prepare decodes the row's float and integer factors once, and dot
@@ -122,13 +149,12 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 
 // rowQ8_0 is the rowKernel of Q8_0 weights.
 type rowQ8_0 struct {
-	raw  []byte
-	d    []float32 // [k/32] block scales
-	sums []int32   // [k/32] integer block sums of the current product
+	raw []byte
+	d   []float32 // [k/32] block scales
 }
 
 func newRowQ8_0(k int) rowKernel {
-	return &rowQ8_0{d: make([]float32, k/qk8), sums: make([]int32, k/qk8)}
+	return &rowQ8_0{d: make([]float32, k/qk8)}
 }
 
 func (r *rowQ8_0) prepare(raw []byte) {
@@ -138,90 +164,61 @@ func (r *rowQ8_0) prepare(raw []byte) {
 	}
 }
 
-// dot follows dotBlocks: Σ_b (dw·dx)·sumi.
 func (r *rowQ8_0) dot(x *quantRow) float32 {
 	blocks := len(r.d)
 	_ = x.qs[blocks*qk8-1]
-	blockSumsQ8_0(&r.raw[0], &x.qs[0], blocks, &r.sums[0])
-	d, sums := r.d, r.sums[:blocks]
-	var sum float32
-	for b, dx := range x.d[:blocks] {
-		sum += float32(float32(d[b]*dx) * float32(sums[b]))
-	}
-	return sum
+	_ = x.d[blocks-1]
+	return dotQ8_0(&r.raw[0], &x.qs[0], blocks, &r.d[0], &x.d[0])
 }
 
 // rowQ4_K is the rowKernel of Q4_K weights.
 type rowQ4_K struct {
 	raw     []byte
-	d, dmin []float32 // [k/256] super-block factors
+	factors []float32 // [k/256·2] d and dmin of each super-block
 	scales  []uint32  // [k/256·4] pairs of sub-block scales, as laneSumsQ4_K reads them
-	mins    []int32   // [k/256·8] sub-block minimums
-	lanes   []int32   // [k/256·8] lane sums of the current product
+	mins    []int16   // [k/256·16] minimum of each 16-value group
 }
 
 func newRowQ4_K(k int) rowKernel {
 	blocks := k / qkK
 	return &rowQ4_K{
-		d: make([]float32, blocks), dmin: make([]float32, blocks),
-		scales: make([]uint32, 4*blocks), mins: make([]int32, 8*blocks), lanes: make([]int32, 8*blocks),
+		factors: make([]float32, 2*blocks), scales: make([]uint32, 4*blocks), mins: make([]int16, 16*blocks),
 	}
 }
 
 func (r *rowQ4_K) prepare(raw []byte) {
-	r.raw = raw[:len(r.d)*q4KBytes]
-	for b := range r.d {
+	blocks := len(r.scales) / 4
+	r.raw = raw[:blocks*q4KBytes]
+	for b := range blocks {
 		block := (*[q4KBytes]byte)(raw[b*q4KBytes:])
-		r.d[b], r.dmin[b] = f16(block[:]), f16(block[2:])
+		r.factors[2*b], r.factors[2*b+1] = f16(block[:]), f16(block[2:])
 		s := (*[12]byte)(block[4:])
+		mins := (*[16]int16)(r.mins[16*b:])
 		for g := range 4 {
 			sc0, m0 := kScaleMin(s, 2*g)
 			sc1, m1 := kScaleMin(s, 2*g+1)
 			r.scales[4*b+g] = uint32(sc0) | uint32(sc1)<<16
-			r.mins[8*b+2*g], r.mins[8*b+2*g+1] = int32(m0), int32(m1)
+			mins[4*g], mins[4*g+1], mins[4*g+2], mins[4*g+3] = m0, m0, m1, m1
 		}
 	}
 }
 
-// dot follows dotLanesMin: eight float32 lane sums of (dw·dx)·lane, with
-// (dminw·dx)·Σ bsums·min subtracted from the running sum at each
-// super-block, and the lanes added at the end.
 func (r *rowQ4_K) dot(x *quantRow) float32 {
-	blocks := len(r.d)
+	blocks := len(r.scales) / 4
 	_ = x.qs[blocks*qkK-1]
-	laneSumsQ4_K(&r.raw[0], &x.qs[0], &r.scales[0], blocks, &r.lanes[0])
-	var lanes [8]float32
-	var sum float32
-	for b, dx := range x.d[:blocks] {
-		dd := float32(r.d[b] * dx)
-		for l, v := range (*[8]int32)(r.lanes[8*b:]) {
-			lanes[l] += float32(dd * float32(v))
-		}
-		// Each 32-value sub-block's minimum applies to two 16-value
-		// block sums.
-		bsums := (*[16]int16)(x.bsums[16*b:])
-		var minSum int32
-		for s, m := range (*[8]int32)(r.mins[8*b:]) {
-			minSum += m * (int32(bsums[2*s]) + int32(bsums[2*s+1]))
-		}
-		sum -= float32(float32(r.dmin[b]*dx) * float32(minSum))
-	}
-	for _, v := range lanes {
-		sum += v
-	}
-	return sum
+	_ = x.d[blocks-1]
+	_ = x.bsums[blocks*16-1]
+	return dotQ4_K(&r.raw[0], &x.qs[0], blocks, &r.scales[0], &r.mins[0], &r.factors[0], &x.d[0], &x.bsums[0])
 }
 
 // rowQ6_K is the rowKernel of Q6_K weights.
 type rowQ6_K struct {
-	raw   []byte
-	d     []float32 // [k/256] super-block scales
-	lanes []int32   // [k/256·8] lane sums of the current product
+	raw []byte
+	d   []float32 // [k/256] super-block scales
 }
 
 func newRowQ6_K(k int) rowKernel {
-	blocks := k / qkK
-	return &rowQ6_K{d: make([]float32, blocks), lanes: make([]int32, 8*blocks)}
+	return &rowQ6_K{d: make([]float32, k/qkK)}
 }
 
 func (r *rowQ6_K) prepare(raw []byte) {
@@ -231,22 +228,9 @@ func (r *rowQ6_K) prepare(raw []byte) {
 	}
 }
 
-// dot follows dotLanes: eight float32 lane sums of (dw·dx)·lane over the
-// super-blocks, added up at the end.
 func (r *rowQ6_K) dot(x *quantRow) float32 {
 	blocks := len(r.d)
 	_ = x.qs[blocks*qkK-1]
-	laneSumsQ6_K(&r.raw[0], &x.qs[0], blocks, &r.lanes[0])
-	var lanes [8]float32
-	for b, dx := range x.d[:blocks] {
-		dd := float32(r.d[b] * dx)
-		for l, v := range (*[8]int32)(r.lanes[8*b:]) {
-			lanes[l] += float32(dd * float32(v))
-		}
-	}
-	var sum float32
-	for _, v := range lanes {
-		sum += v
-	}
-	return sum
+	_ = x.d[blocks-1]
+	return dotQ6_K(&r.raw[0], &x.qs[0], blocks, &r.d[0], &x.d[0])
 }

@@ -208,19 +208,19 @@ q4_Kdone:
 	VMOVDQU ql, Y1 \
 	VMOVDQU 32+ql, Y2 \
 	VPSLLW  $4, Y0, Y3 \
-	VPAND   Y13, Y3, Y3 \
+	VPAND   q6KHighBits<>(SB), Y3, Y3 \
 	VPAND   Y15, Y1, Y4 \
 	VPOR    Y3, Y4, Y4 \
 	VPSLLW  $2, Y0, Y3 \
-	VPAND   Y13, Y3, Y3 \
+	VPAND   q6KHighBits<>(SB), Y3, Y3 \
 	VPAND   Y15, Y2, Y5 \
 	VPOR    Y3, Y5, Y5 \
-	VPAND   Y13, Y0, Y3 \
+	VPAND   q6KHighBits<>(SB), Y0, Y3 \
 	VPSRLW  $4, Y1, Y6 \
 	VPAND   Y15, Y6, Y6 \
 	VPOR    Y3, Y6, Y6 \
 	VPSRLW  $2, Y0, Y3 \
-	VPAND   Y13, Y3, Y3 \
+	VPAND   q6KHighBits<>(SB), Y3, Y3 \
 	VPSRLW  $4, Y2, Y7 \
 	VPAND   Y15, Y7, Y7 \
 	VPOR    Y3, Y7, Y7 \
@@ -243,7 +243,6 @@ TEXT ·laneSumsQ6_K(SB), NOSPLIT, $0-32
 	MOVQ    lanes+24(FP), DX
 	VMOVDQU lowNibble<>(SB), Y15
 	VMOVDQU laneShuffle<>(SB), Y14
-	VMOVDQU q6KHighBits<>(SB), Y13
 	VMOVDQU q6KOffset<>(SB), Y12
 	LEAQ    q6KScaleShuffle<>(SB), R9
 	TESTQ   CX, CX
@@ -263,5 +262,203 @@ q6_Kloop:
 	JNZ  q6_Kloop
 
 q6_Kdone:
+	VZEROUPPER
+	RET
+
+// The dot routines below add the float32 steps of the portable dot
+// functions to the integer sums above, operation for operation: separate
+// multiplies and adds (no FMA), packed only where the portable code
+// computes the same products independently, and every sum of a running
+// total taken one value at a time in the portable order.
+
+// ADD_FOUR adds the four floats of X0 to the running sum X11 in order.
+#define ADD_FOUR \
+	VADDSS  X0, X11, X11 \
+	VPSHUFD $0x55, X0, X1 \
+	VADDSS  X1, X11, X11 \
+	VPSHUFD $0xaa, X0, X1 \
+	VADDSS  X1, X11, X11 \
+	VPSHUFD $0xff, X0, X1 \
+	VADDSS  X1, X11, X11
+
+// ADD_LANES adds the eight float lane sums of acc to X11 in order.
+#define ADD_LANES(acc, acclow) \
+	VMOVAPS      acclow, X0 \
+	ADD_FOUR \
+	VEXTRACTF128 $1, acc, X0 \
+	ADD_FOUR
+
+// LANES_SCALE adds (d·dx)·lane for the int32 lanes Y0 to the float lane
+// sums acc, with d at d and dx at dx.
+#define LANES_SCALE(d, dx, acc) \
+	VMOVSS       d, X1 \
+	VMULSS       dx, X1, X1 \
+	VBROADCASTSS X1, Y1 \
+	VCVTDQ2PS    Y0, Y0 \
+	VMULPS       Y1, Y0, Y0 \
+	VADDPS       Y0, acc, acc
+
+// func dotQ8_0(w *byte, x *int8, blocks int, d, xd *float32) float32
+TEXT ·dotQ8_0(SB), NOSPLIT, $0-44
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   blocks+16(FP), CX
+	MOVQ   d+24(FP), R8
+	MOVQ   xd+32(FP), R9
+	VXORPS X11, X11, X11
+	ADDQ   $2, SI
+
+dq8_0four:
+	CMPQ CX, $4
+	JL   dq8_0tail
+	Q8_0_BLOCK(0(SI), 0(DI), Y4)
+	Q8_0_BLOCK(34(SI), 32(DI), Y5)
+	Q8_0_BLOCK(68(SI), 64(DI), Y6)
+	Q8_0_BLOCK(102(SI), 96(DI), Y7)
+	VPHADDD      Y5, Y4, Y4
+	VPHADDD      Y7, Y6, Y6
+	VPHADDD      Y6, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD       X5, X4, X4
+
+	// (d·dx)·sumi for the four blocks, then added one by one.
+	VCVTDQ2PS X4, X4
+	VMOVUPS   (R8), X0
+	VMULPS    (R9), X0, X0
+	VMULPS    X4, X0, X0
+	ADD_FOUR
+
+	ADDQ $136, SI
+	ADDQ $128, DI
+	ADDQ $16, R8
+	ADDQ $16, R9
+	SUBQ $4, CX
+	JMP  dq8_0four
+
+dq8_0tail:
+	TESTQ CX, CX
+	JZ    dq8_0done
+	Q8_0_BLOCK(0(SI), 0(DI), Y4)
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD       X5, X4, X4
+	VPSHUFD      $0x4e, X4, X5
+	VPADDD       X5, X4, X4
+	VPSHUFD      $0xb1, X4, X5
+	VPADDD       X5, X4, X4
+	VCVTDQ2PS    X4, X4
+	VMOVSS       (R8), X0
+	VMULSS       (R9), X0, X0
+	VMULSS       X4, X0, X0
+	VADDSS       X0, X11, X11
+	ADDQ         $34, SI
+	ADDQ         $32, DI
+	ADDQ         $4, R8
+	ADDQ         $4, R9
+	DECQ         CX
+	JMP          dq8_0tail
+
+dq8_0done:
+	VMOVSS X11, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func dotQ4_K(w *byte, x *int8, blocks int, scales *uint32, mins *int16, d, xd *float32, bsums *int16) float32
+TEXT ·dotQ4_K(SB), NOSPLIT, $0-68
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    blocks+16(FP), CX
+	MOVQ    scales+24(FP), R8
+	MOVQ    mins+32(FP), R13
+	MOVQ    d+40(FP), R10
+	MOVQ    xd+48(FP), R11
+	MOVQ    bsums+56(FP), R12
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	VXORPS  Y10, Y10, Y10
+	VXORPS  X11, X11, X11
+	TESTQ   CX, CX
+	JZ      dq4_Kdone
+
+dq4_Kloop:
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	Q4_K_GROUP(16(SI), 0(DI), 32(DI), 0(R8))
+	Q4_K_GROUP(48(SI), 64(DI), 96(DI), 4(R8))
+	Q4_K_GROUP(80(SI), 128(DI), 160(DI), 8(R8))
+	Q4_K_GROUP(112(SI), 192(DI), 224(DI), 12(R8))
+	VPERM2I128 $0x20, Y9, Y8, Y0
+	VPERM2I128 $0x31, Y9, Y8, Y1
+	VPADDD     Y1, Y0, Y0
+	LANES_SCALE(0(R10), 0(R11), Y10)
+
+	// sum −= (dmin·dx)·Σ bsums·min, with one minimum per 16-value group.
+	VMOVDQU      (R12), Y2
+	VPMADDWD     (R13), Y2, Y2
+	VEXTRACTI128 $1, Y2, X3
+	VPADDD       X3, X2, X2
+	VPSHUFD      $0x4e, X2, X3
+	VPADDD       X3, X2, X2
+	VPSHUFD      $0xb1, X2, X3
+	VPADDD       X3, X2, X2
+	VCVTDQ2PS    X2, X2
+	VMOVSS       4(R10), X3
+	VMULSS       0(R11), X3, X3
+	VMULSS       X2, X3, X3
+	VSUBSS       X3, X11, X11
+
+	ADDQ $144, SI
+	ADDQ $256, DI
+	ADDQ $16, R8
+	ADDQ $32, R13
+	ADDQ $8, R10
+	ADDQ $4, R11
+	ADDQ $32, R12
+	DECQ CX
+	JNZ  dq4_Kloop
+
+dq4_Kdone:
+	ADD_LANES(Y10, X10)
+	VMOVSS X11, ret+64(FP)
+	VZEROUPPER
+	RET
+
+// func dotQ6_K(w *byte, x *int8, blocks int, d, xd *float32) float32
+TEXT ·dotQ6_K(SB), NOSPLIT, $0-44
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    blocks+16(FP), CX
+	MOVQ    d+24(FP), R10
+	MOVQ    xd+32(FP), R11
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	VMOVDQU q6KOffset<>(SB), Y12
+	LEAQ    q6KScaleShuffle<>(SB), R9
+	VXORPS  Y13, Y13, Y13
+	TESTQ   CX, CX
+	JZ      dq6_Kdone
+
+dq6_Kloop:
+	VPXOR          Y8, Y8, Y8
+	VPXOR          Y9, Y9, Y9
+	VBROADCASTI128 192(SI), Y10
+	Q6_K_HALF(0(SI), 128(SI), 0(DI), 0(R9))
+	Q6_K_HALF(64(SI), 160(SI), 128(DI), 64(R9))
+	VPERM2I128     $0x20, Y9, Y8, Y0
+	VPERM2I128     $0x31, Y9, Y8, Y1
+	VPADDD         Y1, Y0, Y0
+	LANES_SCALE(0(R10), 0(R11), Y13)
+	ADDQ           $210, SI
+	ADDQ           $256, DI
+	ADDQ           $4, R10
+	ADDQ           $4, R11
+	DECQ           CX
+	JNZ            dq6_Kloop
+
+dq6_Kdone:
+	// The scales and Q6_K_PRODUCT use Y10 and Y11 in the loop, and the
+	// lane sums are in Y13.
+	VXORPS X11, X11, X11
+	ADD_LANES(Y13, X13)
+	VMOVSS X11, ret+40(FP)
 	VZEROUPPER
 	RET
