@@ -15,7 +15,11 @@ import (
 // the weight types in rowKernels. They read the packed weight blocks
 // directly, so no weight row is unpacked to int16. Tests turn it off to
 // compare with the portable path.
-var useQuantAsm = cpu.X86.HasAVX2
+var useQuantAsm = cpu.X86.HasAVX2 && hasF16C()
+
+// hasF16C reports whether the CPU converts F16 with VCVTPH2PS, which
+// golang.org/x/sys/cpu does not report.
+func hasF16C() bool
 
 // blockSumsQ8_0, laneSumsQ4_K and laneSumsQ6_K are the integer parts of
 // dotQ8_0, dotQ4_K and dotQ6_K, built from the same assembly macros.
@@ -45,26 +49,25 @@ func laneSumsQ6_K(w *byte, x *int8, blocks int, lanes *int32)
 
 // dotQ8_0 returns the product of a Q8_0 weight row of blocks blocks at w
 // with the activation quants x and block scales xd, as dotBlocks computes
-// it. d holds the weight block scales.
+// it.
 //
 //go:noescape
-func dotQ8_0(w *byte, x *int8, blocks int, d, xd *float32) float32
+func dotQ8_0(w *byte, x *int8, blocks int, xd *float32) float32
 
 // dotQ4_K returns the product of a Q4_K weight row at w with the
 // activation quants x (in laneInterleave order), scales xd and block sums
-// bsums, as dotLanesMin computes it. scales is as for laneSumsQ4_K, mins
-// holds the minimum of each 16-value group, and d holds d and dmin of each
-// super-block.
+// bsums, as dotLanesMin computes it. scales is as for laneSumsQ4_K, and
+// mins holds the minimum of each 16-value group.
 //
 //go:noescape
-func dotQ4_K(w *byte, x *int8, blocks int, scales *uint32, mins *int16, d, xd *float32, bsums *int16) float32
+func dotQ4_K(w *byte, x *int8, blocks int, scales *uint32, mins *int16, xd *float32, bsums *int16) float32
 
 // dotQ6_K returns the product of a Q6_K weight row at w with the
 // activation quants x (in laneInterleave order) and scales xd, as
-// dotLanes computes it. d holds the super-block scales.
+// dotLanes computes it.
 //
 //go:noescape
-func dotQ6_K(w *byte, x *int8, blocks int, d, xd *float32) float32
+func dotQ6_K(w *byte, x *int8, blocks int, xd *float32) float32
 
 // rowKernel multiplies one quantized weight row at a time by activation
 // rows. prepare decodes the row's float and integer factors once, and dot
@@ -147,52 +150,45 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 	return true
 }
 
-// rowQ8_0 is the rowKernel of Q8_0 weights.
+// rowQ8_0 is the rowKernel of Q8_0 weights. The assembly reads the block
+// scales itself, so prepare only keeps the row.
 type rowQ8_0 struct {
-	raw []byte
-	d   []float32 // [k/32] block scales
+	raw    []byte
+	blocks int
 }
 
 func newRowQ8_0(k int) rowKernel {
-	return &rowQ8_0{d: make([]float32, k/qk8)}
+	return &rowQ8_0{blocks: k / qk8}
 }
 
 func (r *rowQ8_0) prepare(raw []byte) {
-	r.raw = raw[:len(r.d)*q8_0Bytes]
-	for b := range r.d {
-		r.d[b] = f16(raw[b*q8_0Bytes:])
-	}
+	r.raw = raw[:r.blocks*q8_0Bytes]
 }
 
 func (r *rowQ8_0) dot(x *quantRow) float32 {
-	blocks := len(r.d)
-	_ = x.qs[blocks*qk8-1]
-	_ = x.d[blocks-1]
-	return dotQ8_0(&r.raw[0], &x.qs[0], blocks, &r.d[0], &x.d[0])
+	_ = x.qs[r.blocks*qk8-1]
+	_ = x.d[r.blocks-1]
+	return dotQ8_0(&r.raw[0], &x.qs[0], r.blocks, &x.d[0])
 }
 
-// rowQ4_K is the rowKernel of Q4_K weights.
+// rowQ4_K is the rowKernel of Q4_K weights. prepare unpacks the 6-bit
+// sub-block scales and minimums, and the assembly reads d and dmin.
 type rowQ4_K struct {
-	raw     []byte
-	factors []float32 // [k/256·2] d and dmin of each super-block
-	scales  []uint32  // [k/256·4] pairs of sub-block scales, as laneSumsQ4_K reads them
-	mins    []int16   // [k/256·16] minimum of each 16-value group
+	raw    []byte
+	scales []uint32 // [k/256·4] pairs of sub-block scales, as laneSumsQ4_K reads them
+	mins   []int16  // [k/256·16] minimum of each 16-value group
 }
 
 func newRowQ4_K(k int) rowKernel {
 	blocks := k / qkK
-	return &rowQ4_K{
-		factors: make([]float32, 2*blocks), scales: make([]uint32, 4*blocks), mins: make([]int16, 16*blocks),
-	}
+	return &rowQ4_K{scales: make([]uint32, 4*blocks), mins: make([]int16, 16*blocks)}
 }
 
 func (r *rowQ4_K) prepare(raw []byte) {
 	blocks := len(r.scales) / 4
 	r.raw = raw[:blocks*q4KBytes]
 	for b := range blocks {
-		block := (*[q4KBytes]byte)(raw[b*q4KBytes:])
-		r.factors[2*b], r.factors[2*b+1] = f16(block[:]), f16(block[2:])
-		s := (*[12]byte)(block[4:])
+		s := (*[12]byte)(raw[b*q4KBytes+4:])
 		mins := (*[16]int16)(r.mins[16*b:])
 		for g := range 4 {
 			sc0, m0 := kScaleMin(s, 2*g)
@@ -208,29 +204,26 @@ func (r *rowQ4_K) dot(x *quantRow) float32 {
 	_ = x.qs[blocks*qkK-1]
 	_ = x.d[blocks-1]
 	_ = x.bsums[blocks*16-1]
-	return dotQ4_K(&r.raw[0], &x.qs[0], blocks, &r.scales[0], &r.mins[0], &r.factors[0], &x.d[0], &x.bsums[0])
+	return dotQ4_K(&r.raw[0], &x.qs[0], blocks, &r.scales[0], &r.mins[0], &x.d[0], &x.bsums[0])
 }
 
-// rowQ6_K is the rowKernel of Q6_K weights.
+// rowQ6_K is the rowKernel of Q6_K weights. The assembly reads the scales
+// itself, so prepare only keeps the row.
 type rowQ6_K struct {
-	raw []byte
-	d   []float32 // [k/256] super-block scales
+	raw    []byte
+	blocks int
 }
 
 func newRowQ6_K(k int) rowKernel {
-	return &rowQ6_K{d: make([]float32, k/qkK)}
+	return &rowQ6_K{blocks: k / qkK}
 }
 
 func (r *rowQ6_K) prepare(raw []byte) {
-	r.raw = raw[:len(r.d)*q6KBytes]
-	for b := range r.d {
-		r.d[b] = f16(raw[b*q6KBytes+208:])
-	}
+	r.raw = raw[:r.blocks*q6KBytes]
 }
 
 func (r *rowQ6_K) dot(x *quantRow) float32 {
-	blocks := len(r.d)
-	_ = x.qs[blocks*qkK-1]
-	_ = x.d[blocks-1]
-	return dotQ6_K(&r.raw[0], &x.qs[0], blocks, &r.d[0], &x.d[0])
+	_ = x.qs[r.blocks*qkK-1]
+	_ = x.d[r.blocks-1]
+	return dotQ6_K(&r.raw[0], &x.qs[0], r.blocks, &x.d[0])
 }

@@ -289,22 +289,29 @@ q6_Kdone:
 	ADD_FOUR
 
 // LANES_SCALE adds (d·dx)·lane for the int32 lanes Y0 to the float lane
-// sums acc, with d at d and dx at dx.
-#define LANES_SCALE(d, dx, acc) \
-	VMOVSS       d, X1 \
-	VMULSS       dx, X1, X1 \
+// sums acc, with d·dx in X1.
+#define LANES_SCALE(acc) \
 	VBROADCASTSS X1, Y1 \
 	VCVTDQ2PS    Y0, Y0 \
 	VMULPS       Y1, Y0, Y0 \
 	VADDPS       Y0, acc, acc
 
-// func dotQ8_0(w *byte, x *int8, blocks int, d, xd *float32) float32
-TEXT ·dotQ8_0(SB), NOSPLIT, $0-44
+// func hasF16C() bool
+TEXT ·hasF16C(SB), NOSPLIT, $0-1
+	MOVL  $1, AX
+	XORL  CX, CX
+	CPUID
+	SHRL  $29, CX
+	ANDL  $1, CX
+	MOVB  CX, ret+0(FP)
+	RET
+
+// func dotQ8_0(w *byte, x *int8, blocks int, xd *float32) float32
+TEXT ·dotQ8_0(SB), NOSPLIT, $0-36
 	MOVQ   w+0(FP), SI
 	MOVQ   x+8(FP), DI
 	MOVQ   blocks+16(FP), CX
-	MOVQ   d+24(FP), R8
-	MOVQ   xd+32(FP), R9
+	MOVQ   xd+24(FP), R9
 	VXORPS X11, X11, X11
 	ADDQ   $2, SI
 
@@ -321,16 +328,21 @@ dq8_0four:
 	VEXTRACTI128 $1, Y4, X5
 	VPADDD       X5, X4, X4
 
-	// (d·dx)·sumi for the four blocks, then added one by one.
+	// (d·dx)·sumi for the four blocks, then added one by one. VCVTPH2PS
+	// converts F16 exactly, and quiets a NaN as gguf.F16ToFloat32 does.
 	VCVTDQ2PS X4, X4
-	VMOVUPS   (R8), X0
+	MOVWLZX   -2(SI), AX
+	VMOVD     AX, X0
+	VPINSRW   $1, 32(SI), X0, X0
+	VPINSRW   $2, 66(SI), X0, X0
+	VPINSRW   $3, 100(SI), X0, X0
+	VCVTPH2PS X0, X0
 	VMULPS    (R9), X0, X0
 	VMULPS    X4, X0, X0
 	ADD_FOUR
 
 	ADDQ $136, SI
 	ADDQ $128, DI
-	ADDQ $16, R8
 	ADDQ $16, R9
 	SUBQ $4, CX
 	JMP  dq8_0four
@@ -346,32 +358,32 @@ dq8_0tail:
 	VPSHUFD      $0xb1, X4, X5
 	VPADDD       X5, X4, X4
 	VCVTDQ2PS    X4, X4
-	VMOVSS       (R8), X0
+	MOVWLZX      -2(SI), AX
+	VMOVD        AX, X0
+	VCVTPH2PS    X0, X0
 	VMULSS       (R9), X0, X0
 	VMULSS       X4, X0, X0
 	VADDSS       X0, X11, X11
 	ADDQ         $34, SI
 	ADDQ         $32, DI
-	ADDQ         $4, R8
 	ADDQ         $4, R9
 	DECQ         CX
 	JMP          dq8_0tail
 
 dq8_0done:
-	VMOVSS X11, ret+40(FP)
+	VMOVSS X11, ret+32(FP)
 	VZEROUPPER
 	RET
 
-// func dotQ4_K(w *byte, x *int8, blocks int, scales *uint32, mins *int16, d, xd *float32, bsums *int16) float32
-TEXT ·dotQ4_K(SB), NOSPLIT, $0-68
+// func dotQ4_K(w *byte, x *int8, blocks int, scales *uint32, mins *int16, xd *float32, bsums *int16) float32
+TEXT ·dotQ4_K(SB), NOSPLIT, $0-60
 	MOVQ    w+0(FP), SI
 	MOVQ    x+8(FP), DI
 	MOVQ    blocks+16(FP), CX
 	MOVQ    scales+24(FP), R8
 	MOVQ    mins+32(FP), R13
-	MOVQ    d+40(FP), R10
-	MOVQ    xd+48(FP), R11
-	MOVQ    bsums+56(FP), R12
+	MOVQ    xd+40(FP), R11
+	MOVQ    bsums+48(FP), R12
 	VMOVDQU lowNibble<>(SB), Y15
 	VMOVDQU laneShuffle<>(SB), Y14
 	VXORPS  Y10, Y10, Y10
@@ -389,7 +401,10 @@ dq4_Kloop:
 	VPERM2I128 $0x20, Y9, Y8, Y0
 	VPERM2I128 $0x31, Y9, Y8, Y1
 	VPADDD     Y1, Y0, Y0
-	LANES_SCALE(0(R10), 0(R11), Y10)
+	VMOVD     0(SI), X7
+	VCVTPH2PS X7, X7
+	VMULSS    0(R11), X7, X1
+	LANES_SCALE(Y10)
 
 	// sum −= (dmin·dx)·Σ bsums·min, with one minimum per 16-value group.
 	VMOVDQU      (R12), Y2
@@ -401,7 +416,7 @@ dq4_Kloop:
 	VPSHUFD      $0xb1, X2, X3
 	VPADDD       X3, X2, X2
 	VCVTDQ2PS    X2, X2
-	VMOVSS       4(R10), X3
+	VPSHUFD      $0x55, X7, X3
 	VMULSS       0(R11), X3, X3
 	VMULSS       X2, X3, X3
 	VSUBSS       X3, X11, X11
@@ -410,7 +425,6 @@ dq4_Kloop:
 	ADDQ $256, DI
 	ADDQ $16, R8
 	ADDQ $32, R13
-	ADDQ $8, R10
 	ADDQ $4, R11
 	ADDQ $32, R12
 	DECQ CX
@@ -418,17 +432,16 @@ dq4_Kloop:
 
 dq4_Kdone:
 	ADD_LANES(Y10, X10)
-	VMOVSS X11, ret+64(FP)
+	VMOVSS X11, ret+56(FP)
 	VZEROUPPER
 	RET
 
-// func dotQ6_K(w *byte, x *int8, blocks int, d, xd *float32) float32
-TEXT ·dotQ6_K(SB), NOSPLIT, $0-44
+// func dotQ6_K(w *byte, x *int8, blocks int, xd *float32) float32
+TEXT ·dotQ6_K(SB), NOSPLIT, $0-36
 	MOVQ    w+0(FP), SI
 	MOVQ    x+8(FP), DI
 	MOVQ    blocks+16(FP), CX
-	MOVQ    d+24(FP), R10
-	MOVQ    xd+32(FP), R11
+	MOVQ    xd+24(FP), R11
 	VMOVDQU lowNibble<>(SB), Y15
 	VMOVDQU laneShuffle<>(SB), Y14
 	VMOVDQU q6KOffset<>(SB), Y12
@@ -446,10 +459,13 @@ dq6_Kloop:
 	VPERM2I128     $0x20, Y9, Y8, Y0
 	VPERM2I128     $0x31, Y9, Y8, Y1
 	VPADDD         Y1, Y0, Y0
-	LANES_SCALE(0(R10), 0(R11), Y13)
+	MOVWLZX        208(SI), AX
+	VMOVD          AX, X1
+	VCVTPH2PS      X1, X1
+	VMULSS         0(R11), X1, X1
+	LANES_SCALE(Y13)
 	ADDQ           $210, SI
 	ADDQ           $256, DI
-	ADDQ           $4, R10
 	ADDQ           $4, R11
 	DECQ           CX
 	JNZ            dq6_Kloop
@@ -459,6 +475,6 @@ dq6_Kdone:
 	// lane sums are in Y13.
 	VXORPS X11, X11, X11
 	ADD_LANES(Y13, X13)
-	VMOVSS X11, ret+40(FP)
+	VMOVSS X11, ret+32(FP)
 	VZEROUPPER
 	RET

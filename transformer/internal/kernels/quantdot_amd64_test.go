@@ -3,6 +3,8 @@
 package kernels
 
 import (
+	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -84,4 +86,40 @@ func interleaved(x []int8) []int8 {
 	out := append([]int8(nil), x...)
 	laneInterleave(out)
 	return out
+}
+
+// TestDotQ8_0ConvertsEveryF16 checks the VCVTPH2PS conversion of the
+// weight block scale in dotQ8_0 against gguf.F16ToFloat32 for all 65,536
+// F16 values, NaNs and subnormals included, on a one-block row whose
+// integer sum is 1.
+func TestDotQ8_0ConvertsEveryF16(t *testing.T) {
+	if !useQuantAsm {
+		t.Skip("no assembly dot products on this CPU")
+	}
+	raw := make([]byte, 4*q8_0Bytes)
+	x := make([]int8, 4*qk8)
+	xd := []float32{1, 1, 1, 1}
+	for i := range 4 {
+		raw[i*q8_0Bytes+2] = 1
+		x[i*qk8] = 1
+	}
+	for bits := range 1 << 16 {
+		// Four blocks with the same scale take the four-block loop, one
+		// block the single-block loop.
+		for i := range 4 {
+			binary.LittleEndian.PutUint16(raw[i*q8_0Bytes:], uint16(bits))
+		}
+		d := gguf.F16ToFloat32(uint16(bits))
+		for _, blocks := range []int{1, 4} {
+			var want float32
+			for range blocks {
+				want += float32(float32(d*1) * float32(1))
+			}
+			got := dotQ8_0(&raw[0], &x[0], blocks, &xd[0])
+			if math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("F16 %#04x, %d blocks: got %#08x, want %#08x",
+					bits, blocks, math.Float32bits(got), math.Float32bits(want))
+			}
+		}
+	}
 }
