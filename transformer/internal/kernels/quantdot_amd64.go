@@ -21,8 +21,8 @@ var useQuantAsm = cpu.X86.HasAVX2 && hasF16C()
 // golang.org/x/sys/cpu does not report.
 func hasF16C() bool
 
-// blockSumsQ8_0, laneSumsQ4_K and laneSumsQ6_K are the integer parts of
-// dotQ8_0, dotQ4_K and dotQ6_K, built from the same assembly macros.
+// blockSumsQ8_0 and laneSumsQ4_K … laneSumsQ6_K are the integer parts of
+// dotQ8_0 and dotQ4_K … dotQ6_K, built from the same assembly macros.
 // Only tests call them, to check the sums over the whole int8 range.
 
 // blockSumsQ8_0 stores in sums[b] the integer dot product of the quants
@@ -39,6 +39,11 @@ func blockSumsQ8_0(w *byte, x *int8, blocks int, sums *int32)
 //
 //go:noescape
 func laneSumsQ4_K(w *byte, x *int8, scales *uint32, blocks int, lanes *int32)
+
+// laneSumsQ5_K is laneSumsQ4_K for Q5_K super-blocks.
+//
+//go:noescape
+func laneSumsQ5_K(w *byte, x *int8, scales *uint32, blocks int, lanes *int32)
 
 // laneSumsQ6_K stores in lanes[8b+l] ggml's lane sum l of Q6_K
 // super-block b at w: Σ sc·(q−32)·x over the values i ≡ l (mod 8). The
@@ -62,6 +67,11 @@ func dotQ8_0(w *byte, x *int8, blocks int, xd *float32) float32
 //go:noescape
 func dotQ4_K(w *byte, x *int8, blocks int, scales *uint32, mins *int16, xd *float32, bsums *int16) float32
 
+// dotQ5_K is dotQ4_K for Q5_K weights.
+//
+//go:noescape
+func dotQ5_K(w *byte, x *int8, blocks int, scales *uint32, mins *int16, xd *float32, bsums *int16) float32
+
 // dotQ6_K returns the product of a Q6_K weight row at w with the
 // activation quants x (in laneInterleave order) and scales xd, as
 // dotLanes computes it.
@@ -83,6 +93,7 @@ type rowKernel interface {
 var rowKernels = map[gguf.Type]func(k int) rowKernel{
 	gguf.TypeQ8_0: newRowQ8_0,
 	gguf.TypeQ4_K: newRowQ4_K,
+	gguf.TypeQ5_K: newRowQ5_K,
 	gguf.TypeQ6_K: newRowQ6_K,
 }
 
@@ -171,24 +182,35 @@ func (r *rowQ8_0) dot(x *quantRow) float32 {
 	return dotQ8_0(&r.raw[0], &x.qs[0], r.blocks, &x.d[0])
 }
 
-// rowQ4_K is the rowKernel of Q4_K weights. prepare unpacks the 6-bit
+// rowKScaleMin is the rowKernel of Q4_K and Q5_K weights, which share
+// the layout of their scales and minimums. prepare unpacks the 6-bit
 // sub-block scales and minimums, and the assembly reads d and dmin.
-type rowQ4_K struct {
-	raw    []byte
-	scales []uint32 // [k/256·4] pairs of sub-block scales, as laneSumsQ4_K reads them
-	mins   []int16  // [k/256·16] minimum of each 16-value group
+type rowKScaleMin struct {
+	raw        []byte
+	blockBytes int
+	scales     []uint32                                                                                           // [k/256·4] pairs of sub-block scales, as laneSumsQ4_K reads them
+	mins       []int16                                                                                            // [k/256·16] minimum of each 16-value group
+	dotAsm     func(w *byte, x *int8, blocks int, scales *uint32, mins *int16, xd *float32, bsums *int16) float32 // dotQ4_K or dotQ5_K
 }
 
 func newRowQ4_K(k int) rowKernel {
-	blocks := k / qkK
-	return &rowQ4_K{scales: make([]uint32, 4*blocks), mins: make([]int16, 16*blocks)}
+	return newRowKScaleMin(k, q4KBytes, dotQ4_K)
 }
 
-func (r *rowQ4_K) prepare(raw []byte) {
+func newRowQ5_K(k int) rowKernel {
+	return newRowKScaleMin(k, q5KBytes, dotQ5_K)
+}
+
+func newRowKScaleMin(k, blockBytes int, dot func(*byte, *int8, int, *uint32, *int16, *float32, *int16) float32) *rowKScaleMin {
+	blocks := k / qkK
+	return &rowKScaleMin{blockBytes: blockBytes, scales: make([]uint32, 4*blocks), mins: make([]int16, 16*blocks), dotAsm: dot}
+}
+
+func (r *rowKScaleMin) prepare(raw []byte) {
 	blocks := len(r.scales) / 4
-	r.raw = raw[:blocks*q4KBytes]
+	r.raw = raw[:blocks*r.blockBytes]
 	for b := range blocks {
-		s := (*[12]byte)(raw[b*q4KBytes+4:])
+		s := (*[12]byte)(raw[b*r.blockBytes+4:])
 		mins := (*[16]int16)(r.mins[16*b:])
 		for g := range 4 {
 			sc0, m0 := kScaleMin(s, 2*g)
@@ -199,12 +221,12 @@ func (r *rowQ4_K) prepare(raw []byte) {
 	}
 }
 
-func (r *rowQ4_K) dot(x *quantRow) float32 {
+func (r *rowKScaleMin) dot(x *quantRow) float32 {
 	blocks := len(r.scales) / 4
 	_ = x.qs[blocks*qkK-1]
 	_ = x.d[blocks-1]
 	_ = x.bsums[blocks*16-1]
-	return dotQ4_K(&r.raw[0], &x.qs[0], blocks, &r.scales[0], &r.mins[0], &x.d[0], &x.bsums[0])
+	return r.dotAsm(&r.raw[0], &x.qs[0], blocks, &r.scales[0], &r.mins[0], &x.d[0], &x.bsums[0])
 }
 
 // rowQ6_K is the rowKernel of Q6_K weights. The assembly reads the scales

@@ -21,6 +21,19 @@ DATA q6KHighBits<>+16(SB)/8, $0x3030303030303030
 DATA q6KHighBits<>+24(SB)/8, $0x3030303030303030
 GLOBL q6KHighBits<>(SB), RODATA|NOPTR, $32
 
+// 0x01 and 0x10 in every byte: the first bit mask of the Q5_K qh bytes,
+// and the fifth bit of a Q5_K value.
+DATA q5KFirstBit<>+0(SB)/8, $0x0101010101010101
+DATA q5KFirstBit<>+8(SB)/8, $0x0101010101010101
+DATA q5KFirstBit<>+16(SB)/8, $0x0101010101010101
+DATA q5KFirstBit<>+24(SB)/8, $0x0101010101010101
+GLOBL q5KFirstBit<>(SB), RODATA|NOPTR, $32
+DATA q5KFifthBit<>+0(SB)/8, $0x1010101010101010
+DATA q5KFifthBit<>+8(SB)/8, $0x1010101010101010
+DATA q5KFifthBit<>+16(SB)/8, $0x1010101010101010
+DATA q5KFifthBit<>+24(SB)/8, $0x1010101010101010
+GLOBL q5KFifthBit<>(SB), RODATA|NOPTR, $32
+
 // 32 in every byte, the offset of Q6_K values.
 DATA q6KOffset<>+0(SB)/8, $0x2020202020202020
 DATA q6KOffset<>+8(SB)/8, $0x2020202020202020
@@ -147,19 +160,49 @@ q8_0done:
 	VPADDD     Y2, Y8, Y8 \
 	VPADDD     Y3, Y9, Y9
 
-// Q4_K_GROUP takes the 32 bytes of qs group g: their low nibbles are 32
-// values of sub-block 2g, their high nibbles 32 values of sub-block 2g+1.
-#define Q4_K_GROUP(qs, xlo, xhi, scale) \
-	VMOVDQU      qs, Y0 \
-	VPSRLW       $4, Y0, Y1 \
-	VPAND        Y15, Y0, Y0 \
-	VPAND        Y15, Y1, Y1 \
+// K_NIBBLES_DOT adds the lane sums of the 32 values in Y0 (sub-block of
+// the low scale word) and the 32 values in Y1 (high scale word), unsigned
+// bytes in value order, with the activation quants at xlo and xhi.
+#define K_NIBBLES_DOT(xlo, xhi, scale) \
 	VPSHUFB      Y14, Y0, Y0 \
 	VPSHUFB      Y14, Y1, Y1 \
 	VPMADDUBSW   xlo, Y0, Y4 \
 	VPMADDUBSW   xhi, Y1, Y5 \
 	VPBROADCASTD scale, Y6 \
 	LANES_ADD(Y4, Y5, Y6)
+
+// K_NIBBLES splits the 32 bytes at qs: their low nibbles go to Y0 and
+// their high nibbles to Y1.
+#define K_NIBBLES(qs) \
+	VMOVDQU qs, Y0 \
+	VPSRLW  $4, Y0, Y1 \
+	VPAND   Y15, Y0, Y0 \
+	VPAND   Y15, Y1, Y1
+
+// Q4_K_GROUP takes the 32 bytes of qs group g: their low nibbles are 32
+// values of sub-block 2g, their high nibbles 32 values of sub-block 2g+1.
+#define Q4_K_GROUP(qs, xlo, xhi, scale) \
+	K_NIBBLES(qs) \
+	K_NIBBLES_DOT(xlo, xhi, scale)
+
+// Q5_K_HIGH_BIT sets bit 4 of each byte of v where the qh byte in Y7 has
+// the bit of mask Y12, then moves the mask to the next bit. Y13 holds
+// 0x10 in every byte.
+#define Q5_K_HIGH_BIT(v) \
+	VPAND    Y12, Y7, Y2 \
+	VPCMPEQB Y12, Y2, Y2 \
+	VPAND    Y13, Y2, Y2 \
+	VPOR     Y2, v, v \
+	VPADDB   Y12, Y12, Y12
+
+// Q5_K_GROUP is Q4_K_GROUP with the fifth bits of sub-blocks 2g and 2g+1,
+// bits 2g and 2g+1 of the qh bytes in Y7. Y12 must start each super-block
+// at 0x01 in every byte.
+#define Q5_K_GROUP(qs, xlo, xhi, scale) \
+	K_NIBBLES(qs) \
+	Q5_K_HIGH_BIT(Y0) \
+	Q5_K_HIGH_BIT(Y1) \
+	K_NIBBLES_DOT(xlo, xhi, scale)
 
 // func laneSumsQ4_K(w *byte, x *int8, scales *uint32, blocks int, lanes *int32)
 TEXT ·laneSumsQ4_K(SB), NOSPLIT, $0-40
@@ -189,6 +232,40 @@ q4_Kloop:
 	JNZ  q4_Kloop
 
 q4_Kdone:
+	VZEROUPPER
+	RET
+
+// func laneSumsQ5_K(w *byte, x *int8, scales *uint32, blocks int, lanes *int32)
+TEXT ·laneSumsQ5_K(SB), NOSPLIT, $0-40
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    scales+16(FP), R8
+	MOVQ    blocks+24(FP), CX
+	MOVQ    lanes+32(FP), DX
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	VMOVDQU q5KFifthBit<>(SB), Y13
+	TESTQ   CX, CX
+	JZ      q5_Kdone
+
+q5_Kloop:
+	VPXOR   Y8, Y8, Y8
+	VPXOR   Y9, Y9, Y9
+	VMOVDQU 16(SI), Y7
+	VMOVDQU q5KFirstBit<>(SB), Y12
+	Q5_K_GROUP(48(SI), 0(DI), 32(DI), 0(R8))
+	Q5_K_GROUP(80(SI), 64(DI), 96(DI), 4(R8))
+	Q5_K_GROUP(112(SI), 128(DI), 160(DI), 8(R8))
+	Q5_K_GROUP(144(SI), 192(DI), 224(DI), 12(R8))
+	LANES_STORE((DX))
+	ADDQ $176, SI
+	ADDQ $256, DI
+	ADDQ $16, R8
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  q5_Kloop
+
+q5_Kdone:
 	VZEROUPPER
 	RET
 
@@ -431,6 +508,70 @@ dq4_Kloop:
 	JNZ  dq4_Kloop
 
 dq4_Kdone:
+	ADD_LANES(Y10, X10)
+	VMOVSS X11, ret+56(FP)
+	VZEROUPPER
+	RET
+
+// func dotQ5_K(w *byte, x *int8, blocks int, scales *uint32, mins *int16, xd *float32, bsums *int16) float32
+TEXT ·dotQ5_K(SB), NOSPLIT, $0-60
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    blocks+16(FP), CX
+	MOVQ    scales+24(FP), R8
+	MOVQ    mins+32(FP), R13
+	MOVQ    xd+40(FP), R11
+	MOVQ    bsums+48(FP), R12
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	VMOVDQU q5KFifthBit<>(SB), Y13
+	VXORPS  Y10, Y10, Y10
+	VXORPS  X11, X11, X11
+	TESTQ   CX, CX
+	JZ      dq5_Kdone
+
+dq5_Kloop:
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VMOVDQU 16(SI), Y7
+	VMOVDQU q5KFirstBit<>(SB), Y12
+	Q5_K_GROUP(48(SI), 0(DI), 32(DI), 0(R8))
+	Q5_K_GROUP(80(SI), 64(DI), 96(DI), 4(R8))
+	Q5_K_GROUP(112(SI), 128(DI), 160(DI), 8(R8))
+	Q5_K_GROUP(144(SI), 192(DI), 224(DI), 12(R8))
+	VPERM2I128 $0x20, Y9, Y8, Y0
+	VPERM2I128 $0x31, Y9, Y8, Y1
+	VPADDD     Y1, Y0, Y0
+	VMOVD     0(SI), X7
+	VCVTPH2PS X7, X7
+	VMULSS    0(R11), X7, X1
+	LANES_SCALE(Y10)
+
+	// sum −= (dmin·dx)·Σ bsums·min, with one minimum per 16-value group.
+	VMOVDQU      (R12), Y2
+	VPMADDWD     (R13), Y2, Y2
+	VEXTRACTI128 $1, Y2, X3
+	VPADDD       X3, X2, X2
+	VPSHUFD      $0x4e, X2, X3
+	VPADDD       X3, X2, X2
+	VPSHUFD      $0xb1, X2, X3
+	VPADDD       X3, X2, X2
+	VCVTDQ2PS    X2, X2
+	VPSHUFD      $0x55, X7, X3
+	VMULSS       0(R11), X3, X3
+	VMULSS       X2, X3, X3
+	VSUBSS       X3, X11, X11
+
+	ADDQ $176, SI
+	ADDQ $256, DI
+	ADDQ $16, R8
+	ADDQ $32, R13
+	ADDQ $4, R11
+	ADDQ $32, R12
+	DECQ CX
+	JNZ  dq5_Kloop
+
+dq5_Kdone:
 	ADD_LANES(Y10, X10)
 	VMOVSS X11, ret+56(FP)
 	VZEROUPPER

@@ -68,9 +68,13 @@ func checkIntegerSums(t *testing.T, typ gguf.Type, raw []byte, x []int8) {
 	case gguf.TypeQ8_0:
 		blockSumsQ8_0(&raw[0], &x[0], blocks, &got[0])
 	case gguf.TypeQ4_K:
-		kernel := newRowQ4_K(len(x)).(*rowQ4_K)
+		kernel := newRowQ4_K(len(x)).(*rowKScaleMin)
 		kernel.prepare(raw)
 		laneSumsQ4_K(&raw[0], &interleaved(x)[0], &kernel.scales[0], blocks, &got[0])
+	case gguf.TypeQ5_K:
+		kernel := newRowQ5_K(len(x)).(*rowKScaleMin)
+		kernel.prepare(raw)
+		laneSumsQ5_K(&raw[0], &interleaved(x)[0], &kernel.scales[0], blocks, &got[0])
 	case gguf.TypeQ6_K:
 		laneSumsQ6_K(&raw[0], &interleaved(x)[0], blocks, &got[0])
 	}
