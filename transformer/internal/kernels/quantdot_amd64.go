@@ -21,15 +21,22 @@ var useQuantAsm = cpu.X86.HasAVX2 && hasF16C()
 // golang.org/x/sys/cpu does not report.
 func hasF16C() bool
 
-// blockSumsQ8_0 and laneSumsQ4_K … laneSumsQ6_K are the integer parts of
-// dotQ8_0 and dotQ4_K … dotQ6_K, built from the same assembly macros.
-// Only tests call them, to check the sums over the whole int8 range.
+// blockSumsQ4_0, blockSumsQ8_0 and laneSumsQ4_K … laneSumsQ6_K are the
+// integer parts of dotQ4_0Row, dotQ8_0 and dotQ4_K … dotQ6_K, built from
+// the same assembly macros. Only tests call them, to check the sums over
+// the whole int8 range.
 
 // blockSumsQ8_0 stores in sums[b] the integer dot product of the quants
 // of Q8_0 weight block b at w with the 32 activation quants at x+32b.
 //
 //go:noescape
 func blockSumsQ8_0(w *byte, x *int8, blocks int, sums *int32)
+
+// blockSumsQ4_0 stores in sums[b] the integer dot product of the values
+// q−8 of Q4_0 weight block b at w with the 32 activation quants at x+32b.
+//
+//go:noescape
+func blockSumsQ4_0(w *byte, x *int8, blocks int, sums *int32)
 
 // laneSumsQ4_K stores in lanes[8b+l] ggml's lane sum l of Q4_K
 // super-block b at w: Σ sc·q·x over the values i ≡ l (mod 8). The
@@ -58,6 +65,13 @@ func laneSumsQ6_K(w *byte, x *int8, blocks int, lanes *int32)
 //
 //go:noescape
 func dotQ8_0(w *byte, x *int8, blocks int, xd *float32) float32
+
+// dotQ4_0Row returns the product of a Q4_0 weight row of blocks blocks
+// at w with the activation quants x and block scales xd, as the portable
+// dotQ4_0 computes it.
+//
+//go:noescape
+func dotQ4_0Row(w *byte, x *int8, blocks int, xd *float32) float32
 
 // dotQ4_K returns the product of a Q4_K weight row at w with the
 // activation quants x (in laneInterleave order), scales xd and block sums
@@ -91,6 +105,7 @@ type rowKernel interface {
 // rowKernels maps each weight type with an assembly dot product to the
 // constructor of its rowKernel for rows of k values.
 var rowKernels = map[gguf.Type]func(k int) rowKernel{
+	gguf.TypeQ4_0: newRowQ4_0,
 	gguf.TypeQ8_0: newRowQ8_0,
 	gguf.TypeQ4_K: newRowQ4_K,
 	gguf.TypeQ5_K: newRowQ5_K,
@@ -159,6 +174,27 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 	}
 	wg.Wait()
 	return true
+}
+
+// rowQ4_0 is the rowKernel of Q4_0 weights. The assembly reads the block
+// scales itself, so prepare only keeps the row.
+type rowQ4_0 struct {
+	raw    []byte
+	blocks int
+}
+
+func newRowQ4_0(k int) rowKernel {
+	return &rowQ4_0{blocks: k / qk8}
+}
+
+func (r *rowQ4_0) prepare(raw []byte) {
+	r.raw = raw[:r.blocks*q4_0Bytes]
+}
+
+func (r *rowQ4_0) dot(x *quantRow) float32 {
+	_ = x.qs[r.blocks*qk8-1]
+	_ = x.d[r.blocks-1]
+	return dotQ4_0Row(&r.raw[0], &x.qs[0], r.blocks, &x.d[0])
 }
 
 // rowQ8_0 is the rowKernel of Q8_0 weights. The assembly reads the block

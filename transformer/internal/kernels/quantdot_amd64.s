@@ -34,6 +34,18 @@ DATA q5KFifthBit<>+16(SB)/8, $0x1010101010101010
 DATA q5KFifthBit<>+24(SB)/8, $0x1010101010101010
 GLOBL q5KFifthBit<>(SB), RODATA|NOPTR, $32
 
+// 8 in every byte, the offset of Q4_0 values, and 1 in every word.
+DATA q4_0Offset<>+0(SB)/8, $0x0808080808080808
+DATA q4_0Offset<>+8(SB)/8, $0x0808080808080808
+DATA q4_0Offset<>+16(SB)/8, $0x0808080808080808
+DATA q4_0Offset<>+24(SB)/8, $0x0808080808080808
+GLOBL q4_0Offset<>(SB), RODATA|NOPTR, $32
+DATA wordOnes<>+0(SB)/8, $0x0001000100010001
+DATA wordOnes<>+8(SB)/8, $0x0001000100010001
+DATA wordOnes<>+16(SB)/8, $0x0001000100010001
+DATA wordOnes<>+24(SB)/8, $0x0001000100010001
+GLOBL wordOnes<>(SB), RODATA|NOPTR, $32
+
 // 32 in every byte, the offset of Q6_K values.
 DATA q6KOffset<>+0(SB)/8, $0x2020202020202020
 DATA q6KOffset<>+8(SB)/8, $0x2020202020202020
@@ -137,6 +149,53 @@ q8_0tail:
 	JMP          q8_0tail
 
 q8_0done:
+	VZEROUPPER
+	RET
+
+// Q4_0_BLOCK sets acc to eight int32 partial sums of one 32-value block:
+// Σ (q−8)·x as Σ q·x − Σ 8·x, with the 16 qs bytes at qs (value j in the
+// low nibble of byte j, value j+16 in the high nibble) and the activation
+// quants at x. Y15 holds 0x0F bytes, Y12 8 in every byte and Y13 1 in
+// every word.
+#define Q4_0_BLOCK(qs, x, acc) \
+	VMOVDQU     qs, X0 \
+	VPSRLW      $4, X0, X1 \
+	VINSERTI128 $1, X1, Y0, Y0 \
+	VPAND       Y15, Y0, Y0 \
+	VPMADDUBSW  x, Y0, Y0 \
+	VPMADDUBSW  x, Y12, Y1 \
+	VPSUBW      Y1, Y0, Y0 \
+	VPMADDWD    Y13, Y0, acc
+
+// func blockSumsQ4_0(w *byte, x *int8, blocks int, sums *int32)
+TEXT ·blockSumsQ4_0(SB), NOSPLIT, $0-32
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    blocks+16(FP), CX
+	MOVQ    sums+24(FP), DX
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU q4_0Offset<>(SB), Y12
+	VMOVDQU wordOnes<>(SB), Y13
+	ADDQ    $2, SI
+	TESTQ   CX, CX
+	JZ      q4_0done
+
+q4_0loop:
+	Q4_0_BLOCK(0(SI), 0(DI), Y4)
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD       X5, X4, X4
+	VPSHUFD      $0x4e, X4, X5
+	VPADDD       X5, X4, X4
+	VPSHUFD      $0xb1, X4, X5
+	VPADDD       X5, X4, X4
+	VMOVD        X4, (DX)
+	ADDQ         $18, SI
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	DECQ         CX
+	JNZ          q4_0loop
+
+q4_0done:
 	VZEROUPPER
 	RET
 
@@ -616,6 +675,77 @@ dq6_Kdone:
 	// lane sums are in Y13.
 	VXORPS X11, X11, X11
 	ADD_LANES(Y13, X13)
+	VMOVSS X11, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func dotQ4_0Row(w *byte, x *int8, blocks int, xd *float32) float32
+TEXT ·dotQ4_0Row(SB), NOSPLIT, $0-36
+	MOVQ    w+0(FP), SI
+	MOVQ    x+8(FP), DI
+	MOVQ    blocks+16(FP), CX
+	MOVQ    xd+24(FP), R9
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU q4_0Offset<>(SB), Y12
+	VMOVDQU wordOnes<>(SB), Y13
+	VXORPS  X11, X11, X11
+	ADDQ    $2, SI
+
+dq4_0four:
+	CMPQ CX, $4
+	JL   dq4_0tail
+	Q4_0_BLOCK(0(SI), 0(DI), Y4)
+	Q4_0_BLOCK(18(SI), 32(DI), Y5)
+	Q4_0_BLOCK(36(SI), 64(DI), Y6)
+	Q4_0_BLOCK(54(SI), 96(DI), Y7)
+	VPHADDD      Y5, Y4, Y4
+	VPHADDD      Y7, Y6, Y6
+	VPHADDD      Y6, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD       X5, X4, X4
+
+	// (sumi·d)·dx for the four blocks, then added one by one.
+	VCVTDQ2PS X4, X4
+	MOVWLZX   -2(SI), AX
+	VMOVD     AX, X0
+	VPINSRW   $1, 16(SI), X0, X0
+	VPINSRW   $2, 34(SI), X0, X0
+	VPINSRW   $3, 52(SI), X0, X0
+	VCVTPH2PS X0, X0
+	VMULPS    X0, X4, X4
+	VMULPS    (R9), X4, X0
+	ADD_FOUR
+
+	ADDQ $72, SI
+	ADDQ $128, DI
+	ADDQ $16, R9
+	SUBQ $4, CX
+	JMP  dq4_0four
+
+dq4_0tail:
+	TESTQ CX, CX
+	JZ    dq4_0done
+	Q4_0_BLOCK(0(SI), 0(DI), Y4)
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD       X5, X4, X4
+	VPSHUFD      $0x4e, X4, X5
+	VPADDD       X5, X4, X4
+	VPSHUFD      $0xb1, X4, X5
+	VPADDD       X5, X4, X4
+	VCVTDQ2PS    X4, X4
+	MOVWLZX      -2(SI), AX
+	VMOVD        AX, X0
+	VCVTPH2PS    X0, X0
+	VMULSS       X0, X4, X4
+	VMULSS       (R9), X4, X0
+	VADDSS       X0, X11, X11
+	ADDQ         $18, SI
+	ADDQ         $32, DI
+	ADDQ         $4, R9
+	DECQ         CX
+	JMP          dq4_0tail
+
+dq4_0done:
 	VMOVSS X11, ret+32(FP)
 	VZEROUPPER
 	RET

@@ -48,7 +48,7 @@ func checkIntegerSums(t *testing.T, typ gguf.Type, raw []byte, x []int8) {
 	var want []int64
 	for b := range blocks {
 		r := refDecode(typ, raw[b*typ.BlockBytes():])
-		if typ == gguf.TypeQ8_0 {
+		if typ == gguf.TypeQ4_0 || typ == gguf.TypeQ8_0 {
 			var s int64
 			for i := range n {
 				s += r.q[i] * int64(x[b*n+i])
@@ -65,6 +65,8 @@ func checkIntegerSums(t *testing.T, typ gguf.Type, raw []byte, x []int8) {
 
 	got := make([]int32, len(want))
 	switch typ {
+	case gguf.TypeQ4_0:
+		blockSumsQ4_0(&raw[0], &x[0], blocks, &got[0])
 	case gguf.TypeQ8_0:
 		blockSumsQ8_0(&raw[0], &x[0], blocks, &got[0])
 	case gguf.TypeQ4_K:
@@ -124,6 +126,41 @@ func TestDotQ8_0ConvertsEveryF16(t *testing.T) {
 				t.Fatalf("F16 %#04x, %d blocks: got %#08x, want %#08x",
 					bits, blocks, math.Float32bits(got), math.Float32bits(want))
 			}
+		}
+	}
+}
+
+// TestDotQ4_0RowFloatOrder checks that dotQ4_0Row rounds (sumi·d)·dx in
+// that order. With integer sums near the maximum of 32·8·127, sumi·d is
+// inexact in float32, so (d·dx)·sumi gives different bits for many scales.
+func TestDotQ4_0RowFloatOrder(t *testing.T) {
+	if !useQuantAsm {
+		t.Skip("no assembly dot products on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(25, 26))
+	const blocks = 5
+	raw := make([]byte, blocks*q4_0Bytes) // every value is 0−8
+	x := make([]int8, blocks*qk8)
+	for i := range x {
+		x[i] = -127 + int8(rng.IntN(3))
+	}
+	xd := make([]float32, blocks)
+	for trial := range 1000 {
+		var want float32
+		for b := range blocks {
+			d := float32(1e-3 + rng.Float64())
+			binary.LittleEndian.PutUint16(raw[b*q4_0Bytes:], gguf.Float32ToF16(d))
+			xd[b] = float32(rng.Float64())
+			var sumi int32
+			for _, v := range x[b*qk8 : (b+1)*qk8] {
+				sumi += -8 * int32(v)
+			}
+			dw := gguf.F16ToFloat32(gguf.Float32ToF16(d))
+			want += float32(float32(float32(sumi)*dw) * xd[b])
+		}
+		got := dotQ4_0Row(&raw[0], &x[0], blocks, &xd[0])
+		if math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("trial %d: got %g, want %g", trial, got, want)
 		}
 	}
 }

@@ -34,7 +34,7 @@ func quantPaths() []quantPath {
 
 // asmQuantTypes lists the weight types with assembly dot products on
 // amd64.
-var asmQuantTypes = []gguf.Type{gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K}
+var asmQuantTypes = []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K}
 
 // TestQuantAsmMatchesPortable compares MatMul on the assembly and the
 // portable path bit for bit, over many random blocks. The shapes cover
