@@ -81,6 +81,13 @@ func dotQ4_0Row(w *byte, x *int8, blocks int, xd *float32) float32
 //go:noescape
 func dotQ4_K(w *byte, x *int8, blocks int, scales *uint32, mins *int16, xd *float32, bsums *int16) float32
 
+// dotQ4_KPair computes dotQ4_K for two activation rows at once, with
+// each weight value unpacked once for both, and stores the products in
+// sums.
+//
+//go:noescape
+func dotQ4_KPair(w *byte, x0, x1 *int8, blocks int, scales *uint32, mins *int16, xd0, xd1 *float32, bsums0, bsums1 *int16, sums *[2]float32)
+
 // dotQ5_K is dotQ4_K for Q5_K weights.
 //
 //go:noescape
@@ -100,6 +107,13 @@ func dotQ6_K(w *byte, x *int8, blocks int, xd *float32) float32
 type rowKernel interface {
 	prepare(raw []byte)
 	dot(x *quantRow) float32
+}
+
+// rowPairKernel is a rowKernel that also multiplies its weight row by two
+// activation rows in one call, which saves unpacking the weights twice.
+type rowPairKernel interface {
+	rowKernel
+	dotPair(x0, x1 *quantRow) (float32, float32)
 }
 
 // rowKernels maps each weight type with an assembly dot product to the
@@ -165,7 +179,13 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 				}
 				for j := tile * tileRows; j < min(n, (tile+1)*tileRows); j++ {
 					kernel.prepare(w.Raw[j*w.RowBytes : (j+1)*w.RowBytes])
-					for i := range rows {
+					i := 0
+					if pairKernel, ok := kernel.(rowPairKernel); ok {
+						for ; i+1 < len(rows); i += 2 {
+							dst[i*n+j], dst[(i+1)*n+j] = pairKernel.dotPair(&rows[i], &rows[i+1])
+						}
+					}
+					for ; i < len(rows); i++ {
 						dst[i*n+j] = kernel.dot(&rows[i])
 					}
 				}
@@ -229,8 +249,26 @@ type rowKScaleMin struct {
 	dotAsm     func(w *byte, x *int8, blocks int, scales *uint32, mins *int16, xd *float32, bsums *int16) float32 // dotQ4_K or dotQ5_K
 }
 
+// rowQ4_K is the rowPairKernel of Q4_K weights.
+type rowQ4_K struct {
+	*rowKScaleMin
+}
+
 func newRowQ4_K(k int) rowKernel {
-	return newRowKScaleMin(k, q4KBytes, dotQ4_K)
+	return rowQ4_K{newRowKScaleMin(k, q4KBytes, dotQ4_K)}
+}
+
+func (r rowQ4_K) dotPair(x0, x1 *quantRow) (float32, float32) {
+	blocks := len(r.scales) / 4
+	for _, x := range [2]*quantRow{x0, x1} {
+		_ = x.qs[blocks*qkK-1]
+		_ = x.d[blocks-1]
+		_ = x.bsums[blocks*16-1]
+	}
+	var sums [2]float32
+	dotQ4_KPair(&r.raw[0], &x0.qs[0], &x1.qs[0], blocks, &r.scales[0], &r.mins[0],
+		&x0.d[0], &x1.d[0], &x0.bsums[0], &x1.bsums[0], &sums)
+	return sums[0], sums[1]
 }
 
 func newRowQ5_K(k int) rowKernel {

@@ -749,3 +749,138 @@ dq4_0done:
 	VMOVSS X11, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// Q4_K_PAIR_GROUP is Q4_K_GROUP for two activation rows at once: the
+// weight values are unpacked once, and row 0 adds to the lane sums Y8 and
+// Y9, row 1 to Y10 and Y11.
+#define Q4_K_PAIR_GROUP(qs, x0lo, x0hi, x1lo, x1hi, scale) \
+	K_NIBBLES(qs) \
+	VPSHUFB      Y14, Y0, Y0 \
+	VPSHUFB      Y14, Y1, Y1 \
+	VPBROADCASTD scale, Y6 \
+	VPMADDUBSW   x0lo, Y0, Y4 \
+	VPMADDUBSW   x0hi, Y1, Y5 \
+	VPUNPCKLWD   Y5, Y4, Y2 \
+	VPUNPCKHWD   Y5, Y4, Y3 \
+	VPMADDWD     Y6, Y2, Y2 \
+	VPMADDWD     Y6, Y3, Y3 \
+	VPADDD       Y2, Y8, Y8 \
+	VPADDD       Y3, Y9, Y9 \
+	VPMADDUBSW   x1lo, Y0, Y4 \
+	VPMADDUBSW   x1hi, Y1, Y5 \
+	VPUNPCKLWD   Y5, Y4, Y2 \
+	VPUNPCKHWD   Y5, Y4, Y3 \
+	VPMADDWD     Y6, Y2, Y2 \
+	VPMADDWD     Y6, Y3, Y3 \
+	VPADDD       Y2, Y10, Y10 \
+	VPADDD       Y3, Y11, Y11
+
+// PAIR_ADD_LANES adds the lane sums of the float pair X0 (row 0 and row 1
+// of lane 2l in elements 0 and 1, of lane 2l+1 in elements 2 and 3) to
+// the two running sums in elements 0 and 1 of X7, lane 2l first.
+#define PAIR_ADD_LANES \
+	VADDPS  X0, X7, X7 \
+	VPSRLDQ $8, X0, X2 \
+	VADDPS  X2, X7, X7
+
+// func dotQ4_KPair(w *byte, x0, x1 *int8, blocks int, scales *uint32, mins *int16, xd0, xd1 *float32, bsums0, bsums1 *int16, sums *[2]float32)
+TEXT ·dotQ4_KPair(SB), NOSPLIT, $0-88
+	MOVQ    w+0(FP), SI
+	MOVQ    x0+8(FP), DI
+	MOVQ    x1+16(FP), BX
+	MOVQ    blocks+24(FP), CX
+	MOVQ    scales+32(FP), R8
+	MOVQ    mins+40(FP), R13
+	MOVQ    xd0+48(FP), R9
+	MOVQ    xd1+56(FP), R10
+	MOVQ    bsums0+64(FP), R11
+	MOVQ    bsums1+72(FP), R12
+	MOVQ    sums+80(FP), DX
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	VXORPS  Y12, Y12, Y12
+	VXORPS  Y13, Y13, Y13
+	VXORPS  Y7, Y7, Y7
+	TESTQ   CX, CX
+	JZ      dq4_Kpairdone
+
+dq4_Kpairloop:
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	Q4_K_PAIR_GROUP(16(SI), 0(DI), 32(DI), 0(BX), 32(BX), 0(R8))
+	Q4_K_PAIR_GROUP(48(SI), 64(DI), 96(DI), 64(BX), 96(BX), 4(R8))
+	Q4_K_PAIR_GROUP(80(SI), 128(DI), 160(DI), 128(BX), 160(BX), 8(R8))
+	Q4_K_PAIR_GROUP(112(SI), 192(DI), 224(DI), 192(BX), 224(BX), 12(R8))
+
+	// Integer lanes 0–7 of row 0 in Y2, of row 1 in Y3.
+	VPERM2I128 $0x20, Y9, Y8, Y2
+	VPERM2I128 $0x31, Y9, Y8, Y3
+	VPADDD     Y3, Y2, Y2
+	VPERM2I128 $0x20, Y11, Y10, Y3
+	VPERM2I128 $0x31, Y11, Y10, Y4
+	VPADDD     Y4, Y3, Y3
+
+	// Float lane sums += (d·dx)·lane, with X0 = [d, dmin].
+	VMOVD        0(SI), X0
+	VCVTPH2PS    X0, X0
+	VMULSS       0(R9), X0, X1
+	VBROADCASTSS X1, Y1
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y1, Y2, Y2
+	VADDPS       Y2, Y12, Y12
+	VMULSS       0(R10), X0, X1
+	VBROADCASTSS X1, Y1
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	VADDPS       Y3, Y13, Y13
+
+	// Σ bsums·min of both rows in elements 0 and 1 of X2.
+	VMOVDQU      (R11), Y2
+	VPMADDWD     (R13), Y2, Y2
+	VMOVDQU      (R12), Y3
+	VPMADDWD     (R13), Y3, Y3
+	VPHADDD      Y3, Y2, Y2
+	VEXTRACTI128 $1, Y2, X3
+	VPADDD       X3, X2, X2
+	VPHADDD      X2, X2, X2
+	VCVTDQ2PS    X2, X2
+
+	// sums −= (dmin·dx)·Σ bsums·min, for both rows in elements 0 and 1.
+	VPSHUFD   $0x55, X0, X4
+	VMOVSS    0(R9), X5
+	VMOVSS    0(R10), X1
+	VUNPCKLPS X1, X5, X5
+	VMULPS    X5, X4, X4
+	VMULPS    X2, X4, X4
+	VSUBPS    X4, X7, X7
+
+	ADDQ $144, SI
+	ADDQ $256, DI
+	ADDQ $256, BX
+	ADDQ $16, R8
+	ADDQ $32, R13
+	ADDQ $4, R9
+	ADDQ $4, R10
+	ADDQ $32, R11
+	ADDQ $32, R12
+	DECQ CX
+	JNZ  dq4_Kpairloop
+
+dq4_Kpairdone:
+	// Interleave the float lanes of both rows and add lanes 0–7 in order.
+	VUNPCKLPS    Y13, Y12, Y0
+	VUNPCKHPS    Y13, Y12, Y1
+	VEXTRACTF128 $1, Y0, X3
+	VEXTRACTF128 $1, Y1, X4
+	PAIR_ADD_LANES
+	VMOVAPS      X1, X0
+	PAIR_ADD_LANES
+	VMOVAPS      X3, X0
+	PAIR_ADD_LANES
+	VMOVAPS      X4, X0
+	PAIR_ADD_LANES
+	VMOVLPS      X7, (DX)
+	VZEROUPPER
+	RET

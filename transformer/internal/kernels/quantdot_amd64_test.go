@@ -70,7 +70,7 @@ func checkIntegerSums(t *testing.T, typ gguf.Type, raw []byte, x []int8) {
 	case gguf.TypeQ8_0:
 		blockSumsQ8_0(&raw[0], &x[0], blocks, &got[0])
 	case gguf.TypeQ4_K:
-		kernel := newRowQ4_K(len(x)).(*rowKScaleMin)
+		kernel := newRowQ4_K(len(x)).(rowQ4_K)
 		kernel.prepare(raw)
 		laneSumsQ4_K(&raw[0], &interleaved(x)[0], &kernel.scales[0], blocks, &got[0])
 	case gguf.TypeQ5_K:
