@@ -73,6 +73,13 @@ func dotQ8_0(w *byte, x *int8, blocks int, xd *float32) float32
 //go:noescape
 func dotQ4_0Row(w *byte, x *int8, blocks int, xd *float32) float32
 
+// dotQ8_0Pair computes dotQ8_0 for two activation rows at once, with each
+// weight block sign-extended once for both, and stores the products in
+// sums.
+//
+//go:noescape
+func dotQ8_0Pair(w *byte, x0, x1 *int8, blocks int, xd0, xd1 *float32, sums *[2]float32)
+
 // dotQ4_K returns the product of a Q4_K weight row at w with the
 // activation quants x (in laneInterleave order), scales xd and block sums
 // bsums, as dotLanesMin computes it. scales is as for laneSumsQ4_K, and
@@ -217,7 +224,7 @@ func (r *rowQ4_0) dot(x *quantRow) float32 {
 	return dotQ4_0Row(&r.raw[0], &x.qs[0], r.blocks, &x.d[0])
 }
 
-// rowQ8_0 is the rowKernel of Q8_0 weights. The assembly reads the block
+// rowQ8_0 is the rowPairKernel of Q8_0 weights. The assembly reads the block
 // scales itself, so prepare only keeps the row.
 type rowQ8_0 struct {
 	raw    []byte
@@ -230,6 +237,16 @@ func newRowQ8_0(k int) rowKernel {
 
 func (r *rowQ8_0) prepare(raw []byte) {
 	r.raw = raw[:r.blocks*q8_0Bytes]
+}
+
+func (r *rowQ8_0) dotPair(x0, x1 *quantRow) (float32, float32) {
+	for _, x := range [2]*quantRow{x0, x1} {
+		_ = x.qs[r.blocks*qk8-1]
+		_ = x.d[r.blocks-1]
+	}
+	var sums [2]float32
+	dotQ8_0Pair(&r.raw[0], &x0.qs[0], &x1.qs[0], r.blocks, &x0.d[0], &x1.d[0], &sums)
+	return sums[0], sums[1]
 }
 
 func (r *rowQ8_0) dot(x *quantRow) float32 {

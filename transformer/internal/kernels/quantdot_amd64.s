@@ -407,15 +407,19 @@ q6_Kdone:
 // computes the same products independently, and every sum of a running
 // total taken one value at a time in the portable order.
 
-// ADD_FOUR adds the four floats of X0 to the running sum X11 in order.
-#define ADD_FOUR \
-	VADDSS  X0, X11, X11 \
+// ADD_FOUR_TO adds the four floats of X0 to the running sum in element 0
+// of sum, in order.
+#define ADD_FOUR_TO(sum) \
+	VADDSS  X0, sum, sum \
 	VPSHUFD $0x55, X0, X1 \
-	VADDSS  X1, X11, X11 \
+	VADDSS  X1, sum, sum \
 	VPSHUFD $0xaa, X0, X1 \
-	VADDSS  X1, X11, X11 \
+	VADDSS  X1, sum, sum \
 	VPSHUFD $0xff, X0, X1 \
-	VADDSS  X1, X11, X11
+	VADDSS  X1, sum, sum
+
+// ADD_FOUR adds the four floats of X0 to the running sum X11 in order.
+#define ADD_FOUR ADD_FOUR_TO(X11)
 
 // ADD_LANES adds the eight float lane sums of acc to X11 in order.
 #define ADD_LANES(acc, acclow) \
@@ -882,5 +886,117 @@ dq4_Kpairdone:
 	VMOVAPS      X4, X0
 	PAIR_ADD_LANES
 	VMOVLPS      X7, (DX)
+	VZEROUPPER
+	RET
+
+// Q8_0_PAIR_BLOCK is Q8_0_BLOCK for two activation rows, x0 into acc0
+// and x1 into acc1, with the weights sign-extended once.
+#define Q8_0_PAIR_BLOCK(w, x0, x1, acc0, acc1) \
+	VPMOVSXBW w, Y0 \
+	VPMOVSXBW 16+w, Y1 \
+	VPMOVSXBW x0, Y2 \
+	VPMOVSXBW 16+x0, Y3 \
+	VPMADDWD  Y2, Y0, Y2 \
+	VPMADDWD  Y3, Y1, Y3 \
+	VPADDD    Y3, Y2, acc0 \
+	VPMOVSXBW x1, Y2 \
+	VPMOVSXBW 16+x1, Y3 \
+	VPMADDWD  Y2, Y0, Y2 \
+	VPMADDWD  Y3, Y1, Y3 \
+	VPADDD    Y3, Y2, acc1
+
+// HSUM sets element 0 of the low half of acc to the sum of its eight
+// int32, using tmp.
+#define HSUM(acc, acclow, tmp) \
+	VEXTRACTI128 $1, acc, tmp \
+	VPADDD       tmp, acclow, acclow \
+	VPSHUFD      $0x4e, acclow, tmp \
+	VPADDD       tmp, acclow, acclow \
+	VPSHUFD      $0xb1, acclow, tmp \
+	VPADDD       tmp, acclow, acclow
+
+// func dotQ8_0Pair(w *byte, x0, x1 *int8, blocks int, xd0, xd1 *float32, sums *[2]float32)
+TEXT ·dotQ8_0Pair(SB), NOSPLIT, $0-56
+	MOVQ   w+0(FP), SI
+	MOVQ   x0+8(FP), DI
+	MOVQ   x1+16(FP), BX
+	MOVQ   blocks+24(FP), CX
+	MOVQ   xd0+32(FP), R9
+	MOVQ   xd1+40(FP), R10
+	MOVQ   sums+48(FP), DX
+	VXORPS X12, X12, X12
+	VXORPS X13, X13, X13
+	ADDQ   $2, SI
+
+dq8_0pairfour:
+	CMPQ CX, $4
+	JL   dq8_0pairtail
+	Q8_0_PAIR_BLOCK(0(SI), 0(DI), 0(BX), Y4, Y8)
+	Q8_0_PAIR_BLOCK(34(SI), 32(DI), 32(BX), Y5, Y9)
+	Q8_0_PAIR_BLOCK(68(SI), 64(DI), 64(BX), Y6, Y10)
+	Q8_0_PAIR_BLOCK(102(SI), 96(DI), 96(BX), Y7, Y11)
+	VPHADDD      Y5, Y4, Y4
+	VPHADDD      Y7, Y6, Y6
+	VPHADDD      Y6, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD       X5, X4, X4
+	VPHADDD      Y9, Y8, Y8
+	VPHADDD      Y11, Y10, Y10
+	VPHADDD      Y10, Y8, Y8
+	VEXTRACTI128 $1, Y8, X9
+	VPADDD       X9, X8, X8
+
+	// The four block scales, then (d·dx)·sumi for each row.
+	MOVWLZX   -2(SI), AX
+	VMOVD     AX, X14
+	VPINSRW   $1, 32(SI), X14, X14
+	VPINSRW   $2, 66(SI), X14, X14
+	VPINSRW   $3, 100(SI), X14, X14
+	VCVTPH2PS X14, X14
+	VCVTDQ2PS X4, X4
+	VMULPS    (R9), X14, X0
+	VMULPS    X4, X0, X0
+	ADD_FOUR_TO(X12)
+	VCVTDQ2PS X8, X8
+	VMULPS    (R10), X14, X0
+	VMULPS    X8, X0, X0
+	ADD_FOUR_TO(X13)
+
+	ADDQ $136, SI
+	ADDQ $128, DI
+	ADDQ $128, BX
+	ADDQ $16, R9
+	ADDQ $16, R10
+	SUBQ $4, CX
+	JMP  dq8_0pairfour
+
+dq8_0pairtail:
+	TESTQ CX, CX
+	JZ    dq8_0pairdone
+	Q8_0_PAIR_BLOCK(0(SI), 0(DI), 0(BX), Y4, Y8)
+	HSUM(Y4, X4, X5)
+	HSUM(Y8, X8, X9)
+	MOVWLZX   -2(SI), AX
+	VMOVD     AX, X14
+	VCVTPH2PS X14, X14
+	VCVTDQ2PS X4, X4
+	VMULSS    (R9), X14, X0
+	VMULSS    X4, X0, X0
+	VADDSS    X0, X12, X12
+	VCVTDQ2PS X8, X8
+	VMULSS    (R10), X14, X0
+	VMULSS    X8, X0, X0
+	VADDSS    X0, X13, X13
+	ADDQ      $34, SI
+	ADDQ      $32, DI
+	ADDQ      $32, BX
+	ADDQ      $4, R9
+	ADDQ      $4, R10
+	DECQ      CX
+	JMP       dq8_0pairtail
+
+dq8_0pairdone:
+	VMOVSS X12, 0(DX)
+	VMOVSS X13, 4(DX)
 	VZEROUPPER
 	RET
