@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"runtime"
 	"sync"
 
@@ -301,12 +302,21 @@ func (r *rowKScaleMin) prepare(raw []byte) {
 	blocks := len(r.scales) / 4
 	r.raw = raw[:blocks*r.blockBytes]
 	for b := range blocks {
-		s := (*[12]byte)(raw[b*r.blockBytes+4:])
+		// kScaleMin's layout, for all eight sub-blocks at once: byte j of
+		// sc and min is the scale and minimum of sub-block j.
+		s := raw[b*r.blockBytes+4:]
+		w0 := binary.LittleEndian.Uint32(s)
+		w1 := binary.LittleEndian.Uint32(s[4:])
+		w2 := binary.LittleEndian.Uint32(s[8:])
+		sc := uint64(w0&0x3f3f3f3f) | uint64(w2&0x0f0f0f0f|(w0>>6&0x03030303)<<4)<<32
+		min := uint64(w1&0x3f3f3f3f) | uint64(w2>>4&0x0f0f0f0f|(w1>>6&0x03030303)<<4)<<32
+
+		scales := (*[4]uint32)(r.scales[4*b:])
 		mins := (*[16]int16)(r.mins[16*b:])
 		for g := range 4 {
-			sc0, m0 := kScaleMin(s, 2*g)
-			sc1, m1 := kScaleMin(s, 2*g+1)
-			r.scales[4*b+g] = uint32(sc0) | uint32(sc1)<<16
+			pair := uint32(sc >> (16 * g) & 0xffff)
+			scales[g] = pair&0xff | (pair&0xff00)<<8
+			m0, m1 := int16(min>>(16*g)&0xff), int16(min>>(16*g+8)&0xff)
 			mins[4*g], mins[4*g+1], mins[4*g+2], mins[4*g+3] = m0, m0, m1, m1
 		}
 	}
