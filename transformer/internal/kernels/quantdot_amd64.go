@@ -152,7 +152,7 @@ func laneInterleave(qs []int8) {
 // matMulQuantizedAsm computes dst = x · wᵀ like matMulQuantized, from the
 // activations xq already rounded to w's activation format, with the
 // assembly dot products. It returns false, computing nothing, when they do
-// not cover w's type or the CPU lacks AVX2. It may reorder xq's quants.
+// not cover w's type or the CPU lacks AVX2 or F16C. It may reorder xq's quants.
 func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 	newKernel, ok := rowKernels[w.Type]
 	if !useQuantAsm || !ok {

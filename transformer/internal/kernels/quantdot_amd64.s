@@ -2,10 +2,11 @@
 
 #include "textflag.h"
 
-// Integer dot products of quantized weight blocks, read in their packed
-// GGUF layout, with 8-bit activation quants. Every routine returns exact
-// int32 sums and leaves the float32 steps to Go, so results do not depend
-// on the order in which the integers are added.
+// Dot products of quantized weight blocks, read in their packed GGUF
+// layout, with 8-bit activation quants. The integer sums within a block or
+// lane are exact, so the order in which SIMD adds them does not matter.
+// The float32 steps that follow repeat those of the portable dot functions
+// in quantdot.go in the same order, so the results are bit-identical.
 
 // 0x0F in every byte, to take the low nibble of each weight byte.
 DATA lowNibble<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
@@ -905,8 +906,8 @@ dq4_Kpairdone:
 	VPMADDWD  Y3, Y1, Y3 \
 	VPADDD    Y3, Y2, acc1
 
-// HSUM sets element 0 of the low half of acc to the sum of its eight
-// int32, using tmp.
+// HSUM sets element 0 of acclow, the low half of acc, to the sum of the
+// eight int32 of acc, using tmp.
 #define HSUM(acc, acclow, tmp) \
 	VEXTRACTI128 $1, acc, tmp \
 	VPADDD       tmp, acclow, acclow \

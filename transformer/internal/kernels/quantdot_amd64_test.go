@@ -14,7 +14,7 @@ import (
 // TestQuantAsmIntegerSums checks the integer sums of the assembly kernels
 // against sums over refDecode's values, for random weight bytes and
 // activation quants over the whole int8 range, including -128, which the
-// activation quantizers never produce.
+// activation quantizers do not produce from finite inputs.
 func TestQuantAsmIntegerSums(t *testing.T) {
 	if !useQuantAsm {
 		t.Skip("no assembly dot products on this CPU or build")
