@@ -10,11 +10,24 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
 
+// gcPercent is the garbage collector's target for the command unless the
+// GOGC environment variable sets one. The model's weights stay in the
+// file's mapping and its buffers live long, so the heap is mostly
+// per-call garbage; collecting at 25% growth instead of Go's default 100%
+// kept a Q4_K_M GPT-2's peak resident memory within the file size, KV
+// cache, activations and 10% (145 MB instead of 156 MB for a 113 MB file)
+// at no measurable cost in speed.
+const gcPercent = 25
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
