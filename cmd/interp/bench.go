@@ -103,6 +103,13 @@ Examples:
 			defer release()
 			loadSeconds := time.Since(start).Seconds()
 
+			if total := c.promptTokens + c.genTokens; total > m.NCtx && !cmd.Flags().Changed("prompt-tokens") && !cmd.Flags().Changed("gen-tokens") {
+				// The defaults are for real models; a small context gets
+				// half of it for the prompt and the rest for decoding.
+				c.promptTokens = max(1, m.NCtx/2)
+				c.genTokens = max(1, m.NCtx-c.promptTokens)
+				a.log.Debug("token counts fitted to the context", "prompt_tokens", c.promptTokens, "gen_tokens", c.genTokens)
+			}
 			res, err := a.bench(cmd.ErrOrStderr(), m, c)
 			if err != nil {
 				return err

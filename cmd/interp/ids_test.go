@@ -94,3 +94,36 @@ func TestOutputPathsCheckedFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchDefaultsFitSmallContext runs bench without token flags on the
+// bundled model, whose context of 128 tokens is shorter than the defaults.
+func TestBenchDefaultsFitSmallContext(t *testing.T) {
+	var res struct {
+		PromptTokens int `json:"prompt_tokens"`
+		GenTokens    int `json:"gen_tokens"`
+	}
+	mustRunJSON(t, &res, "bench", "--runs", "1")
+	if res.PromptTokens+res.GenTokens > 128 || res.PromptTokens < 1 || res.GenTokens < 1 {
+		t.Errorf("prompt %d and gen %d tokens do not fit a 128-token context", res.PromptTokens, res.GenTokens)
+	}
+}
+
+func TestErrorsNamePackageOnce(t *testing.T) {
+	var stdout, stderr strings.Builder
+	if code := run([]string{"attribute", "--method", "nope"}, &stdout, &stderr); code == 0 {
+		t.Fatal("an unknown method succeeded")
+	}
+	if msg := stderr.String(); strings.Count(msg, "interp:") != 1 {
+		t.Errorf("stderr %q names the package more than once", msg)
+	}
+}
+
+func TestControlVectorStrengthSuffix(t *testing.T) {
+	if _, err := parseControlVector("missing.gguf:abc"); err == nil || !strings.Contains(err.Error(), "not a strength") {
+		t.Errorf("missing.gguf:abc: err = %v", err)
+	}
+	f, err := parseControlVector("x.gguf:0.5")
+	if err != nil || f.Path != "x.gguf" || f.Strength != 0.5 {
+		t.Errorf("x.gguf:0.5 = %+v, %v", f, err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -38,7 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintf(stderr, "interp: %v\n", err)
+		// Errors of package interp carry its name already.
+		fmt.Fprintf(stderr, "interp: %s\n", strings.TrimPrefix(err.Error(), "interp: "))
 		return 1
 	}
 	return 0
@@ -65,7 +67,8 @@ func newRootCommand() *cobra.Command {
 		Short: "Look inside GGUF language models with TransformerLens-named hooks",
 		Long: `interp runs GGUF model files (the format of llama.cpp and ollama) in pure Go
 and exposes every activation under its TransformerLens hook name, such as
-blocks.0.hook_resid_pre. It supports the gpt2 and llama architectures.
+blocks.0.hook_resid_pre. It supports the gpt2, llama, qwen2, qwen3, phi3
+and gemma2 architectures.
 
 Every command takes --model, a GGUF file path or the name of a model in the
 local ollama store (such as llama3.2:1b). Without it, the command uses a small

@@ -211,6 +211,14 @@ func (c *snmfConfig) check() error {
 		if info, err := os.Stat(out); err == nil && corpusErr == nil && os.SameFile(info, corpusInfo) {
 			return fmt.Errorf("invalid --out %s: it is the corpus, which must not be overwritten", out)
 		}
+		if err := checkOutputPaths(map[string]string{"out": out}); err != nil {
+			return err
+		}
+	}
+	switch c.snmf.Init {
+	case interp.SNMFInitSVD, interp.SNMFInitKMeans, interp.SNMFInitRandom:
+	default:
+		return fmt.Errorf("invalid --init %q: choose svd, kmeans or random", c.snmf.Init)
 	}
 	return nil
 }

@@ -135,7 +135,7 @@ func TestSNMFRejectsBadFlags(t *testing.T) {
 		{"unknown format", []string{"--format", "xml"}, "invalid --format"},
 		{"block past the last", []string{"--layer", "5"}, "block 5 out of range"},
 		{"k above the tokens", []string{"--k", "61"}, "k = 61"},
-		{"unknown init", []string{"--init", "pca"}, `initialization "pca"`},
+		{"unknown init", []string{"--init", "pca"}, `invalid --init "pca"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := runCLI(t, append(snmfArgs(corpus), tc.extra...)...)

@@ -227,12 +227,24 @@ func parseLayers(spec string, nLayers int) ([]int, error) {
 func parseControlVector(value string) (interp.ControlVectorFile, error) {
 	file := interp.ControlVectorFile{Path: value, Strength: 1}
 	if i := strings.LastIndex(value, ":"); i >= 0 {
-		if s, err := strconv.ParseFloat(value[i+1:], 64); err == nil {
+		s, err := strconv.ParseFloat(value[i+1:], 64)
+		switch {
+		case err == nil:
 			file.Path, file.Strength = value[:i], s
+		case !fileExists(value):
+			// A path may contain a colon, so only a missing file makes the
+			// suffix a strength.
+			return file, fmt.Errorf("invalid --control-vector %q: %q after the last colon is not a strength; give FILE.gguf or FILE.gguf:STRENGTH such as happy.gguf:0.8", value, value[i+1:])
 		}
 	}
 	if file.Path == "" || math.IsNaN(file.Strength) || math.IsInf(file.Strength, 0) {
 		return file, fmt.Errorf("invalid --control-vector %q: give FILE.gguf or FILE.gguf:STRENGTH with a finite strength", value)
 	}
 	return file, nil
+}
+
+// fileExists reports whether path names an existing file or folder.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
