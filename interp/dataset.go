@@ -113,7 +113,7 @@ func AttributeDataset(m *transformer.Model, tasks []Task, opts AttributeOptions)
 	if slices.Contains(opts.Sites, SitePattern) {
 		for n, t := range tasks {
 			if len(t.Clean) != len(tasks[0].Clean) {
-				return nil, fmt.Errorf("interp: task %d has %d tokens and task 1 has %d; pattern scores need tasks of equal length", n+1, len(t.Clean), len(tasks[0].Clean))
+				return nil, fmt.Errorf("interp: task %d has %d tokens and task 1 has %d, but pattern scores of several tasks need tasks of equal length; leave pattern out of the sites or give tasks of one length", n+1, len(t.Clean), len(tasks[0].Clean))
 			}
 		}
 	}

@@ -230,6 +230,9 @@ func runSteer(cmd *cobra.Command, a *app, f *steerFlags) error {
 	if err := f.check(cmd); err != nil {
 		return err
 	}
+	if err := checkOutputPaths(map[string]string{"save": f.save}); err != nil {
+		return err
+	}
 	m, release, err := a.openModel()
 	if err != nil {
 		return err
@@ -242,13 +245,6 @@ func runSteer(cmd *cobra.Command, a *app, f *steerFlags) error {
 		return err
 	}
 	a.log.Debug("steering built", "method", s.describe().Method, "elapsed", time.Since(start))
-	if f.save != "" {
-		hint, _ := m.File().String("general.architecture")
-		if err := interp.WriteControlVector(f.save, s.vector, hint); err != nil {
-			return err
-		}
-		a.log.Debug("control vector written", "file", f.save)
-	}
 
 	res := steerResult{Vector: s.describe()}
 	if s.mask != nil {
@@ -268,6 +264,15 @@ func runSteer(cmd *cobra.Command, a *app, f *steerFlags) error {
 		if res.Eval, err = evaluate(cmd, m, f, h); err != nil {
 			return err
 		}
+	}
+	// The vector is saved only once everything else succeeded, so a failed
+	// run leaves no file behind.
+	if f.save != "" {
+		hint, _ := m.File().String("general.architecture")
+		if err := interp.WriteControlVector(f.save, s.vector, hint); err != nil {
+			return err
+		}
+		a.log.Debug("control vector written", "file", f.save)
 	}
 
 	if a.jsonOut {
