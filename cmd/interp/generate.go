@@ -69,6 +69,9 @@ Examples:
 				return err
 			}
 			a.log.Debug("generated", "prompt_tokens", len(ids), "new_tokens", len(out), "elapsed", time.Since(start))
+			if stoppedEarly := len(out) < gen.MaxTokens && (len(out) == 0 || !m.Tokenizer.IsEOG(out[len(out)-1])); stoppedEarly {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: stopped after %d new tokens because the model's context of %d tokens is full\n", len(out), m.NCtx)
+			}
 
 			text, err := continuation(m.Tokenizer, ids, out)
 			if err != nil {
