@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math"
+	"runtime"
 	"sync"
 
 	"github.com/interp-go/interp/gguf"
@@ -74,19 +75,47 @@ func Affine(out, x, weight, bias []float32) {
 // GELU sets out[i] to the tanh approximation of GELU of x[i], as GPT-2
 // defines it: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 func GELU(out, x []float32) {
-	const c = 0.7978845608028654 // √(2/π)
-	for i, v := range x {
-		f := float64(v)
-		out[i] = float32(0.5 * f * (1 + math.Tanh(c*(f+0.044715*f*f*f))))
-	}
+	parallelChunks(len(x), func(lo, hi int) {
+		const c = 0.7978845608028654 // √(2/π)
+		for i := lo; i < hi; i++ {
+			f := float64(x[i])
+			out[i] = float32(0.5 * f * (1 + math.Tanh(c*(f+0.044715*f*f*f))))
+		}
+	})
 }
 
 // SiLU sets out[i] = x[i]·sigmoid(x[i]).
 func SiLU(out, x []float32) {
-	for i, v := range x {
-		f := float64(v)
-		out[i] = float32(f / (1 + math.Exp(-f)))
+	parallelChunks(len(x), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			f := float64(x[i])
+			out[i] = float32(f / (1 + math.Exp(-f)))
+		}
+	})
+}
+
+// minElementsPerWorker keeps goroutine start-up from dominating small
+// elementwise loops, such as one decoding step's.
+const minElementsPerWorker = 1 << 14
+
+// parallelChunks calls fn on contiguous chunks of [0, n), on up to
+// GOMAXPROCS goroutines when n is large enough to pay for them.
+func parallelChunks(n int, fn func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/minElementsPerWorker)
+	if workers <= 1 {
+		fn(0, n)
+		return
 	}
+	chunk := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(lo, min(n, lo+chunk))
+	}
+	wg.Wait()
 }
 
 // Mul sets dst[i] *= src[i] for every i.
