@@ -293,6 +293,13 @@ func (a *app) modelFileSize(m *transformer.Model) (int64, error) {
 
 // mainWeightType returns the tensor type that holds the most parameters.
 func mainWeightType(m *transformer.Model) string {
+	// general.file_type is llama.cpp's llama_ftype of the whole file, which
+	// names mixtures such as Q4_K_M that no single tensor type shows.
+	if ftype, ok := m.File().Uint("general.file_type"); ok {
+		if name, ok := fileTypes[ftype]; ok {
+			return name
+		}
+	}
 	params := map[string]uint64{}
 	for _, t := range m.File().Tensors {
 		params[t.Type.String()] += t.NumElements()
@@ -304,6 +311,14 @@ func mainWeightType(m *transformer.Model) string {
 		}
 	}
 	return best
+}
+
+// fileTypes names the values of general.file_type (enum llama_ftype of
+// llama.cpp's include/llama.h) for the types interp reads.
+var fileTypes = map[uint64]string{
+	0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
+	10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M",
+	16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 21: "Q2_K_S", 32: "BF16",
 }
 
 // peakRSS returns the process's resident-memory high-water mark in bytes:
