@@ -33,22 +33,25 @@ type benchResult struct {
 	// Sweep is set with --sweep.
 	Sweep *sweepResult `json:"sweep,omitempty"`
 
-	Model        string    `json:"model"`          // --model as given, or "bundled gpt2-tiny"
-	File         string    `json:"file,omitempty"` // the GGUF file that --model resolved to
-	Architecture string    `json:"architecture"`
-	WeightType   string    `json:"weight_type"` // tensor type of most parameters, such as F32 or Q8_0
-	PromptTokens int       `json:"prompt_tokens"`
-	GenTokens    int       `json:"gen_tokens"`
-	Runs         int       `json:"runs"`
-	PrefillRuns  []float64 `json:"prefill_tokens_per_s_runs"` // tokens/s of each counted run
-	DecodeRuns   []float64 `json:"decode_tokens_per_s_runs"`
-	LoadSeconds  float64   `json:"load_seconds"`
-	Threads      int       `json:"threads"` // GOMAXPROCS during the runs
-	NumCPU       int       `json:"num_cpu"`
-	CPU          string    `json:"cpu,omitempty"` // processor model name, where the system reports it
-	GoVersion    string    `json:"go_version"`
-	OS           string    `json:"os"`
-	Arch         string    `json:"arch"`
+	Model        string `json:"model"`          // --model as given, or "bundled gpt2-tiny"
+	File         string `json:"file,omitempty"` // the GGUF file that --model resolved to
+	Architecture string `json:"architecture"`
+	WeightType   string `json:"weight_type"` // the file's type (general.file_type), such as Q4_K_M, else the tensor type of most parameters
+	// FloatActivations is --float-activations: products with encoded
+	// weights kept float32 activations instead of rounding them.
+	FloatActivations bool      `json:"float_activations"`
+	PromptTokens     int       `json:"prompt_tokens"`
+	GenTokens        int       `json:"gen_tokens"`
+	Runs             int       `json:"runs"`
+	PrefillRuns      []float64 `json:"prefill_tokens_per_s_runs"` // tokens/s of each counted run
+	DecodeRuns       []float64 `json:"decode_tokens_per_s_runs"`
+	LoadSeconds      float64   `json:"load_seconds"`
+	Threads          int       `json:"threads"` // GOMAXPROCS during the runs
+	NumCPU           int       `json:"num_cpu"`
+	CPU              string    `json:"cpu,omitempty"` // processor model name, where the system reports it
+	GoVersion        string    `json:"go_version"`
+	OS               string    `json:"os"`
+	Arch             string    `json:"arch"`
 }
 
 // benchConfig holds the flags of `interp bench`.
@@ -202,6 +205,7 @@ func (a *app) bench(stderr io.Writer, m *transformer.Model, c benchConfig) (benc
 		Model:             a.modelName(),
 		Architecture:      m.Arch,
 		WeightType:        mainWeightType(m),
+		FloatActivations:  a.floatActivations,
 		PromptTokens:      c.promptTokens,
 		GenTokens:         c.genTokens,
 		Runs:              c.runs,
@@ -386,7 +390,11 @@ func printBench(w io.Writer, r benchResult) error {
 		model += " (" + r.File + ")"
 	}
 	fmt.Fprintf(tw, "model\t%s\n", model)
-	fmt.Fprintf(tw, "architecture\t%s, %s weights, %s file\n", r.Architecture, r.WeightType, formatBytes(uint64(r.ModelBytes)))
+	weights := r.WeightType + " weights"
+	if r.FloatActivations {
+		weights += " with float activations"
+	}
+	fmt.Fprintf(tw, "architecture\t%s, %s, %s file\n", r.Architecture, weights, formatBytes(uint64(r.ModelBytes)))
 	machine := fmt.Sprintf("%d threads (GOMAXPROCS) of %d CPUs, %s %s/%s", r.Threads, r.NumCPU, r.GoVersion, r.OS, r.Arch)
 	if r.CPU != "" {
 		machine = r.CPU + ", " + machine
