@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -125,5 +126,15 @@ func TestControlVectorStrengthSuffix(t *testing.T) {
 	f, err := parseControlVector("x.gguf:0.5")
 	if err != nil || f.Path != "x.gguf" || f.Strength != 0.5 {
 		t.Errorf("x.gguf:0.5 = %+v, %v", f, err)
+	}
+}
+
+func TestJSONErrorNamesField(t *testing.T) {
+	var v struct {
+		Answer int `json:"answer"`
+	}
+	err := jsonError(json.Unmarshal([]byte(`{"answer": "0"}`), &v))
+	if err == nil || err.Error() != `field "answer" is a JSON string, but it must be a number` {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 )
 
 // writeJSON writes v to w as one line of JSON.
@@ -84,4 +86,32 @@ func checkOutputPaths(paths map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// jsonError rewrites a JSON decoding error for users: a value of the
+// wrong type names the field and the expected type instead of the Go
+// struct that was being filled.
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return fmt.Errorf("field %q is a JSON %s, but it must be %s", typeErr.Field, typeErr.Value, jsonKind(typeErr.Type.Kind()))
+	}
+	return err
+}
+
+// jsonKind describes the JSON value a Go kind is read from.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Pointer:
+		return "a value of another type"
+	}
+	return "a number"
 }

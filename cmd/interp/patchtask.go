@@ -340,7 +340,7 @@ func readDataset(path string) ([]taskSpec, []int, error) {
 		}
 		var s taskSpec
 		if err := json.Unmarshal(line, &s); err != nil {
-			return nil, nil, fmt.Errorf("dataset %s line %d: %w; each line must be a JSON object with clean, corrupt, answer and wrong", path, n, err)
+			return nil, nil, fmt.Errorf("dataset %s line %d: %w; each line must be a JSON object with clean, corrupt, answer and wrong", path, n, jsonError(err))
 		}
 		specs = append(specs, s)
 		lines = append(lines, n)

@@ -58,7 +58,7 @@ func readPairs(path string) (pos, neg []string, err error) {
 	err = readJSONLines(path, "--pairs", func(line int, dec *json.Decoder) error {
 		var p contrastPair
 		if err := dec.Decode(&p); err != nil {
-			return err
+			return jsonError(err)
 		}
 		if p.Positive == nil || p.Negative == nil {
 			return fmt.Errorf(`missing "positive" or "negative"; each line is {"prompt": ..., "positive": ..., "negative": ...}`)
@@ -135,7 +135,7 @@ func readChoiceItems(m *transformer.Model, path string, noBOS bool) ([]interp.Ch
 	err := readJSONLines(path, "--eval", func(line int, dec *json.Decoder) error {
 		var c choiceLine
 		if err := dec.Decode(&c); err != nil {
-			return err
+			return jsonError(err)
 		}
 		if c.Prompt == nil || c.Answer == nil || len(c.Options) < 2 {
 			return fmt.Errorf(`each line needs "prompt", at least 2 "options" and "answer" (the index of the correct option)`)
