@@ -119,6 +119,14 @@ func runSNMF(cmd *cobra.Command, a *app, c *snmfConfig) error {
 		return err
 	}
 	defer release()
+	// Check the model-dependent flags before reading the corpus, so their
+	// errors name the flag rather than the corpus.
+	if c.layer >= m.NLayers {
+		return fmt.Errorf("invalid --layer %d: the model has blocks 0 to %d", c.layer, m.NLayers-1)
+	}
+	if c.seqLen != 0 && (c.seqLen < 2 || c.seqLen > m.NCtx) {
+		return fmt.Errorf("invalid --seq-len %d: give 2 to %d tokens, the model's context length", c.seqLen, m.NCtx)
+	}
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
@@ -192,8 +200,11 @@ func (c *snmfConfig) check() error {
 	if !(c.snmf.Sparsity > 0 && c.snmf.Sparsity <= 1) {
 		return fmt.Errorf("invalid --sparsity %g: want a fraction in (0, 1]", c.snmf.Sparsity)
 	}
-	if c.snmf.Iters < 1 || c.snmf.Patience < 1 {
-		return fmt.Errorf("invalid --iters %d or --patience %d: want positive counts", c.snmf.Iters, c.snmf.Patience)
+	if c.snmf.Iters < 1 {
+		return fmt.Errorf("invalid --iters %d: give a positive number of iterations", c.snmf.Iters)
+	}
+	if c.snmf.Patience < 1 {
+		return fmt.Errorf("invalid --patience %d: give a positive number of iterations", c.snmf.Patience)
 	}
 	if c.maxTokens < 1 {
 		return fmt.Errorf("invalid --max-tokens %d: want a positive count", c.maxTokens)
