@@ -2,8 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -124,33 +122,17 @@ func matMulDecoded(dst, x []float32, m int, w *Matrix) {
 	_ = x[m*k-1]
 
 	tiles := (n + tileRows - 1) / tileRows
-	workers := min(runtime.GOMAXPROCS(0), tiles)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	next := 0
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			scratch := make([]float32, tileRows*k)
-			for {
-				mu.Lock()
-				tile := next
-				next++
-				mu.Unlock()
-				if tile >= tiles {
-					return
-				}
-				lo := tile * tileRows
-				hi := min(n, lo+tileRows)
-				for j := lo; j < hi; j++ {
-					w.Row(scratch[(j-lo)*k:(j-lo+1)*k], j)
-				}
-				impl.Sgemm(blas.NoTrans, blas.Trans, m, hi-lo, k, 1, x, k, scratch, k, 0, dst[lo:], n)
+	parallelWorkers(tiles, func() func(tile int) {
+		scratch := make([]float32, tileRows*k)
+		return func(tile int) {
+			lo := tile * tileRows
+			hi := min(n, lo+tileRows)
+			for j := lo; j < hi; j++ {
+				w.Row(scratch[(j-lo)*k:(j-lo+1)*k], j)
 			}
-		}()
-	}
-	wg.Wait()
+			impl.Sgemm(blas.NoTrans, blas.Trans, m, hi-lo, k, 1, x, k, scratch, k, 0, dst[lo:], n)
+		}
+	})
 }
 
 // matMulQuantized computes dst = x · wᵀ for quantized w as llama.cpp does:
@@ -181,43 +163,27 @@ func matMulQuantized(dst, x []float32, m int, w *Matrix) {
 	}
 
 	tiles := (n + tileRows - 1) / tileRows
-	workers := min(runtime.GOMAXPROCS(0), tiles)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	next := 0
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pair := newWeightPair(w.Type, k)
-			for {
-				mu.Lock()
-				tile := next
-				next++
-				mu.Unlock()
-				if tile >= tiles {
-					return
+	parallelWorkers(tiles, func() func(tile int) {
+		pair := newWeightPair(w.Type, k)
+		return func(tile int) {
+			// tileRows is even, so only the matrix's last row can be left
+			// without a partner.
+			for j := tile * tileRows; j < min(n, (tile+1)*tileRows); j += 2 {
+				kernel.unpack(pair.rows[0], w.Raw[j*w.RowBytes:(j+1)*w.RowBytes])
+				if j+1 < n {
+					kernel.unpack(pair.rows[1], w.Raw[(j+1)*w.RowBytes:(j+2)*w.RowBytes])
+				} else {
+					pair.clearRow(1)
 				}
-				// tileRows is even, so only the matrix's last row can be
-				// left without a partner.
-				for j := tile * tileRows; j < min(n, (tile+1)*tileRows); j += 2 {
-					kernel.unpack(pair.rows[0], w.Raw[j*w.RowBytes:(j+1)*w.RowBytes])
+				pair.pack()
+				for i := range rows {
+					s0, s1 := kernel.dot(pair, &rows[i])
+					dst[i*n+j] = s0
 					if j+1 < n {
-						kernel.unpack(pair.rows[1], w.Raw[(j+1)*w.RowBytes:(j+2)*w.RowBytes])
-					} else {
-						pair.clearRow(1)
-					}
-					pair.pack()
-					for i := range rows {
-						s0, s1 := kernel.dot(pair, &rows[i])
-						dst[i*n+j] = s0
-						if j+1 < n {
-							dst[i*n+j+1] = s1
-						}
+						dst[i*n+j+1] = s1
 					}
 				}
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 }

@@ -4,8 +4,6 @@ package kernels
 
 import (
 	"encoding/binary"
-	"runtime"
-	"sync"
 
 	"golang.org/x/sys/cpu"
 
@@ -168,39 +166,23 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 
 	n, k := w.Rows, w.Cols
 	tiles := (n + tileRows - 1) / tileRows
-	workers := min(runtime.GOMAXPROCS(0), tiles)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	next := 0
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			kernel := newKernel(k)
-			for {
-				mu.Lock()
-				tile := next
-				next++
-				mu.Unlock()
-				if tile >= tiles {
-					return
+	parallelWorkers(tiles, func() func(tile int) {
+		kernel := newKernel(k)
+		return func(tile int) {
+			for j := tile * tileRows; j < min(n, (tile+1)*tileRows); j++ {
+				kernel.prepare(w.Raw[j*w.RowBytes : (j+1)*w.RowBytes])
+				i := 0
+				if pairKernel, ok := kernel.(rowPairKernel); ok {
+					for ; i+1 < len(rows); i += 2 {
+						dst[i*n+j], dst[(i+1)*n+j] = pairKernel.dotPair(&rows[i], &rows[i+1])
+					}
 				}
-				for j := tile * tileRows; j < min(n, (tile+1)*tileRows); j++ {
-					kernel.prepare(w.Raw[j*w.RowBytes : (j+1)*w.RowBytes])
-					i := 0
-					if pairKernel, ok := kernel.(rowPairKernel); ok {
-						for ; i+1 < len(rows); i += 2 {
-							dst[i*n+j], dst[(i+1)*n+j] = pairKernel.dotPair(&rows[i], &rows[i+1])
-						}
-					}
-					for ; i < len(rows); i++ {
-						dst[i*n+j] = kernel.dot(&rows[i])
-					}
+				for ; i < len(rows); i++ {
+					dst[i*n+j] = kernel.dot(&rows[i])
 				}
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	return true
 }
 
