@@ -59,9 +59,9 @@ type AttributionResult struct {
 // Attribute estimates the activation-patching effect of every site of the
 // requested families from a few forward and backward passes. AtP and RelP
 // take one clean forward pass, one corrupted forward pass and one backward
-// pass; a site's score is Σ (a_clean − a_corrupt)·c over its dimensions
-// (and, for z, over the head's positions), where c is the gradient of M on
-// the corrupted run (AtP) or the RelP coefficient. IG averages the gradient
+// pass. A site's score is Σ (a_clean − a_corrupt)·c over its dimensions
+// (and, for z, over the head's positions). c is the gradient of M on the
+// corrupted run (AtP) or the RelP coefficient. IG averages the gradient
 // over Steps points between the corrupted and clean activations of each
 // family and layer, patching all positions of that layer's site together.
 func Attribute(m *transformer.Model, task Task, opts AttributeOptions) (*AttributionResult, error) {

@@ -101,11 +101,11 @@ func (a *siteAverage) mean() map[string][][]float64 {
 }
 
 // AttributeDataset runs Attribute on every task and averages over tasks,
-// aligning positions at the end as PatchDataset does. As PatchDataset
-// averages each task's normalized values, the scores are averaged as
-// fractions of each task's M_clean − M_corrupt and then scaled by the mean
-// clean minus the mean corrupted metric, so that Correlation compares the
-// two averages in the same units.
+// aligning positions at the end as PatchDataset does. PatchDataset averages
+// each task's normalized values, so the scores are averaged as fractions of
+// each task's M_clean − M_corrupt and then scaled by the mean clean minus
+// the mean corrupted metric. Correlation then compares two averages in the
+// same units.
 func AttributeDataset(m *transformer.Model, tasks []Task, opts AttributeOptions) (*AttributionResult, error) {
 	if len(tasks) == 0 {
 		return nil, fmt.Errorf("interp: dataset has no tasks")

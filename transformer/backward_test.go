@@ -215,13 +215,14 @@ func TestBackwardMatchesFiniteDifferences(t *testing.T) {
 }
 
 // TestRelPConservesRelevance checks layer-wise relevance conservation on a
-// Llama model, which has no biases: under every RelP rule the network is
-// linear in each block's residual stream input, so Σ over positions and
+// Llama model, which has no biases. Under every RelP rule the network is
+// linear in each block's residual stream input. So Σ over positions and
 // dimensions of resid_pre_L · coefficient_L equals the metric for every L.
 func TestRelPConservesRelevance(t *testing.T) {
 	m := loadModel(t, fixture(t, "llama-tiny.gguf"))
 	ids := testPrompts(t, m)[2]
 	const answer, wrong = 5, 7
+
 	fwd := hooks.NewCache("blocks.*.hook_resid_pre")
 	fh := &hooks.Hooks{}
 	fwd.Attach(fh)
@@ -231,12 +232,14 @@ func TestRelPConservesRelevance(t *testing.T) {
 		t.Fatal(err)
 	}
 	metric := float64(out.Row(0, 0)[answer]) - float64(out.Row(0, 0)[wrong])
+
 	coef := hooks.NewCache("blocks.*.hook_resid_pre")
 	bh := &hooks.Hooks{}
 	coef.Attach(bh)
 	if _, err := m.Backward(tape, logitDiffGrad(m.VocabSize, answer, wrong), &BackwardOptions{Hooks: bh, Rules: AllRelPRules()}); err != nil {
 		t.Fatal(err)
 	}
+
 	for l := range m.NLayers {
 		name := hooks.Point{Layer: l, Kind: hooks.ResidPre}.Name()
 		a, _ := fwd.Get(name)

@@ -58,7 +58,7 @@ func Load(path string) (*Model, error) {
 }
 
 // LoadBytes prepares a model from a GGUF file held in memory, such as one
-// embedded in the program; name stands for the file in error messages. The
+// embedded in the program. name stands for the file in error messages. The
 // weights alias data, which must not change while the model is in use.
 func LoadBytes(name string, data []byte) (*Model, error) {
 	f, err := gguf.OpenBytes(name, data)
@@ -170,8 +170,8 @@ func (m *Model) product(dst, x []float32, rows int, w *matrix) {
 
 // gelu sets out = GELU(x) for an MLP whose up (or gate) projection is w.
 // Where that weight is encoded and the model follows llama.cpp's numerics,
-// GELU is looked up in llama.cpp's F16 table, as its CPU backend does;
-// otherwise it is the exact tanh approximation. The backward pass
+// GELU is looked up in llama.cpp's F16 table, as its CPU backend does.
+// Otherwise it is the exact tanh approximation. The backward pass
 // differentiates the tanh approximation in both cases.
 func (m *Model) gelu(out, x []float32, w *matrix) {
 	if !m.floatActivations && w.Type != gguf.TypeF32 {
