@@ -26,9 +26,7 @@ type Model struct {
 	points      []hooks.Point // every hook point of this model, in forward order
 	names       []string      // names[i] is points[i].Name()
 
-	// floatActivations multiplies float32 activations by decoded weights
-	// instead of rounding the activations as llama.cpp does.
-	floatActivations bool
+	numerics Numerics // how products and GELU round, see SetNumerics
 }
 
 // architecture is one model family's weights and forward pass over blocks.
@@ -149,32 +147,84 @@ func readRopeFactors(f *gguf.File, c Config) ([]float32, error) {
 	return factors, nil
 }
 
-// SetFloatActivations selects how products with quantized, F16 and BF16
-// weights treat the activations. By default they round each activation row
-// as llama.cpp's CPU backend does (to Q8_0, Q8_1 or Q8_K blocks, or to F16
-// or BF16) and multiply block by block, so logits agree with llama.cpp's.
-// With on, activations stay float32 and meet the decoded weights: the exact
-// product of the stored weights, as a float64 reference computes it. F32
-// weights are unaffected. Set it before running the model, not during runs.
-func (m *Model) SetFloatActivations(on bool) { m.floatActivations = on }
+// Numerics names a choice of rounding for products with encoded weights
+// and for GELU. The choice moves logits by up to about 1e-3 on float32
+// files and more on quantized ones: enough to matter when comparing with a
+// reference, too little to change what a model does.
+type Numerics int
+
+const (
+	// NumericsDefault follows llama.cpp's CPU backend where a weight is
+	// encoded (quantized, F16 or BF16): each activation row is rounded to
+	// the weight type's activation format before the product, and GELU
+	// after an encoded projection is looked up in llama.cpp's F16 table.
+	// Where weights are F32 it computes in plain float32, as PyTorch does.
+	NumericsDefault Numerics = iota
+	// NumericsLlamaCpp follows llama.cpp's CPU backend everywhere: GELU is
+	// looked up in its F16 table also after F32 projections. Logits of F32
+	// files then agree with llama.cpp to about 1e-5 instead of 1e-3.
+	NumericsLlamaCpp
+	// NumericsFloat keeps activations float32 against the decoded weights
+	// and computes GELU exactly: the exact product of the stored weights,
+	// as a float64 reference computes it.
+	NumericsFloat
+)
+
+var numericsNames = [...]string{
+	NumericsDefault:  "default",
+	NumericsLlamaCpp: "llamacpp",
+	NumericsFloat:    "float",
+}
+
+// String returns the name ParseNumerics accepts.
+func (n Numerics) String() string {
+	if n >= 0 && int(n) < len(numericsNames) {
+		return numericsNames[n]
+	}
+	return fmt.Sprintf("Numerics(%d)", int(n))
+}
+
+// ParseNumerics returns the Numerics named s: default, llamacpp or float.
+func ParseNumerics(s string) (Numerics, error) {
+	for n, name := range numericsNames {
+		if s == name {
+			return Numerics(n), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown numerics %q: want default, llamacpp or float", s)
+}
+
+// SetNumerics selects how products with encoded weights and GELU round
+// (see Numerics). Set it before running the model, not during runs.
+func (m *Model) SetNumerics(n Numerics) { m.numerics = n }
+
+// Numerics returns the model's choice of rounding.
+func (m *Model) Numerics() Numerics { return m.numerics }
+
+// SetFloatActivations selects NumericsFloat (on) or NumericsDefault (off).
+func (m *Model) SetFloatActivations(on bool) {
+	m.numerics = NumericsDefault
+	if on {
+		m.numerics = NumericsFloat
+	}
+}
 
 // product sets dst = x·wᵀ for rows of x, with the model's choice of
 // activation rounding.
 func (m *Model) product(dst, x []float32, rows int, w *matrix) {
-	if m.floatActivations {
+	if m.numerics == NumericsFloat {
 		kernels.MatMulFloat(dst, x, rows, &w.Matrix)
 		return
 	}
 	kernels.MatMul(dst, x, rows, &w.Matrix)
 }
 
-// gelu sets out = GELU(x) for an MLP whose up (or gate) projection is w.
-// Where that weight is encoded and the model follows llama.cpp's numerics,
-// GELU is looked up in llama.cpp's F16 table, as its CPU backend does.
-// Otherwise it is the exact tanh approximation. The backward pass
-// differentiates the tanh approximation in both cases.
+// gelu sets out = GELU(x) for an MLP whose up (or gate) projection is w:
+// looked up in llama.cpp's F16 table where the model follows llama.cpp's
+// numerics for w (see Numerics), otherwise the exact tanh approximation.
+// The backward pass differentiates the tanh approximation in both cases.
 func (m *Model) gelu(out, x []float32, w *matrix) {
-	if !m.floatActivations && w.Type != gguf.TypeF32 {
+	if m.numerics == NumericsLlamaCpp || m.numerics == NumericsDefault && w.Type != gguf.TypeF32 {
 		kernels.GELUHalf(out, x)
 		return
 	}

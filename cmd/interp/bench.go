@@ -37,21 +37,21 @@ type benchResult struct {
 	File         string `json:"file,omitempty"` // the GGUF file that --model resolved to
 	Architecture string `json:"architecture"`
 	WeightType   string `json:"weight_type"` // the file's type (general.file_type), such as Q4_K_M, else the tensor type of most parameters
-	// FloatActivations is --float-activations: products with encoded
-	// weights kept float32 activations instead of rounding them.
-	FloatActivations bool      `json:"float_activations"`
-	PromptTokens     int       `json:"prompt_tokens"`
-	GenTokens        int       `json:"gen_tokens"`
-	Runs             int       `json:"runs"`
-	PrefillRuns      []float64 `json:"prefill_tokens_per_s_runs"` // tokens/s of each counted run
-	DecodeRuns       []float64 `json:"decode_tokens_per_s_runs"`
-	LoadSeconds      float64   `json:"load_seconds"`
-	Threads          int       `json:"threads"` // GOMAXPROCS during the runs
-	NumCPU           int       `json:"num_cpu"`
-	CPU              string    `json:"cpu,omitempty"` // processor model name, where the system reports it
-	GoVersion        string    `json:"go_version"`
-	OS               string    `json:"os"`
-	Arch             string    `json:"arch"`
+	// Numerics is --numerics: default, llamacpp or float (float32
+	// activations against decoded weights).
+	Numerics     string    `json:"numerics"`
+	PromptTokens int       `json:"prompt_tokens"`
+	GenTokens    int       `json:"gen_tokens"`
+	Runs         int       `json:"runs"`
+	PrefillRuns  []float64 `json:"prefill_tokens_per_s_runs"` // tokens/s of each counted run
+	DecodeRuns   []float64 `json:"decode_tokens_per_s_runs"`
+	LoadSeconds  float64   `json:"load_seconds"`
+	Threads      int       `json:"threads"` // GOMAXPROCS during the runs
+	NumCPU       int       `json:"num_cpu"`
+	CPU          string    `json:"cpu,omitempty"` // processor model name, where the system reports it
+	GoVersion    string    `json:"go_version"`
+	OS           string    `json:"os"`
+	Arch         string    `json:"arch"`
 }
 
 // benchConfig holds the flags of `interp bench`.
@@ -205,7 +205,7 @@ func (a *app) bench(stderr io.Writer, m *transformer.Model, c benchConfig) (benc
 		Model:             a.modelName(),
 		Architecture:      m.Arch,
 		WeightType:        mainWeightType(m),
-		FloatActivations:  a.floatActivations,
+		Numerics:          m.Numerics().String(),
 		PromptTokens:      c.promptTokens,
 		GenTokens:         c.genTokens,
 		Runs:              c.runs,
@@ -391,8 +391,8 @@ func printBench(w io.Writer, r benchResult) error {
 	}
 	fmt.Fprintf(tw, "model\t%s\n", model)
 	weights := r.WeightType + " weights"
-	if r.FloatActivations {
-		weights += " with float activations"
+	if r.Numerics != "" && r.Numerics != transformer.NumericsDefault.String() {
+		weights += ", " + r.Numerics + " numerics"
 	}
 	fmt.Fprintf(tw, "architecture\t%s, %s, %s file\n", r.Architecture, weights, formatBytes(uint64(r.ModelBytes)))
 	machine := fmt.Sprintf("%d threads (GOMAXPROCS) of %d CPUs, %s %s/%s", r.Threads, r.NumCPU, r.GoVersion, r.OS, r.Arch)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,36 @@ func TestFloatActivationsFlag(t *testing.T) {
 	}
 	if same {
 		t.Error("--float-activations left the logits unchanged")
+	}
+}
+
+// TestNumericsFlag checks that --numerics llamacpp changes the logits of
+// the bundled model, whose MLP weights are F32 (GELU comes from llama.cpp's
+// f16 table instead of the exact formula), that --numerics float equals
+// --float-activations, and that bad values are refused.
+func TestNumericsFlag(t *testing.T) {
+	type logits struct {
+		Logits [][]float32 `json:"logits"`
+	}
+	var plain, table, float, short logits
+	mustRunJSON(t, &plain, "logits", "--prompt", "Hello world")
+	mustRunJSON(t, &table, "logits", "--prompt", "Hello world", "--numerics", "llamacpp")
+	mustRunJSON(t, &float, "logits", "--prompt", "Hello world", "--numerics", "float")
+	mustRunJSON(t, &short, "logits", "--prompt", "Hello world", "--float-activations")
+	if slices.Equal(plain.Logits[0], table.Logits[0]) {
+		t.Error("--numerics llamacpp left the logits unchanged")
+	}
+	if !slices.Equal(float.Logits[0], short.Logits[0]) {
+		t.Error("--numerics float and --float-activations give different logits")
+	}
+	for _, args := range [][]string{
+		{"--numerics", "exact"},
+		{"--numerics", "llamacpp", "--float-activations"},
+	} {
+		_, _, err := runCLI(t, append([]string{"logits", "--prompt", "Hi"}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), "--numerics") {
+			t.Errorf("%v: error %v, want one naming --numerics", args, err)
+		}
 	}
 }
 

@@ -50,8 +50,10 @@ type app struct {
 	modelPath string
 	jsonOut   bool
 	verbose   bool
-	// floatActivations keeps activations float32 in products with encoded
-	// weights instead of rounding them as llama.cpp does.
+	// numerics is --numerics, the model's choice of rounding
+	// (transformer.Numerics); --float-activations is short for
+	// --numerics float.
+	numerics         string
 	floatActivations bool
 
 	log *slog.Logger
@@ -94,7 +96,8 @@ Examples:
 	flags.StringVar(&a.modelPath, "model", "", "model to run: a GGUF file `path` or an ollama model name such as llama3.2:1b (default: the bundled gpt2-tiny demo model)")
 	flags.BoolVar(&a.jsonOut, "json", false, "print the result as JSON on stdout, for scripts")
 	flags.BoolVar(&a.verbose, "verbose", false, "log debug messages (timings, token counts) on stderr")
-	flags.BoolVar(&a.floatActivations, "float-activations", false, "multiply quantized, F16 and BF16 weights by float32 activations (the exact product of the stored weights) instead of rounding activations as llama.cpp does, which matches llama.cpp's logits")
+	flags.StringVar(&a.numerics, "numerics", "default", "rounding: 'default' rounds activations before products with quantized, F16 and BF16 weights and takes GELU from llama.cpp's f16 table after them, as llama.cpp does, and computes F32 weights in plain float32 as PyTorch does; 'llamacpp' also takes GELU from the table after F32 weights, to match llama.cpp's logits on F32 files; 'float' keeps float32 activations and exact GELU everywhere, the exact product of the stored weights")
+	flags.BoolVar(&a.floatActivations, "float-activations", false, "short for --numerics float")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath())
 	})

@@ -17,6 +17,10 @@ const bundledModelName = "bundled gpt2-tiny"
 // must call release when done with the model.
 func (a *app) openModel() (m *transformer.Model, release func(), err error) {
 	start := time.Now()
+	numerics, err := a.modelNumerics()
+	if err != nil {
+		return nil, nil, err
+	}
 	if a.modelPath == "" {
 		m, release, err = loadBundledModel()
 	} else {
@@ -37,10 +41,29 @@ func (a *app) openModel() (m *transformer.Model, release func(), err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading model: %w", err)
 	}
-	m.SetFloatActivations(a.floatActivations)
+	m.SetNumerics(numerics)
 	a.log.Debug("model loaded", "model", a.modelName(), "arch", m.Arch, "layers", m.NLayers,
 		"d_model", m.DModel, "heads", m.NHeads, "vocab", m.VocabSize, "elapsed", time.Since(start))
 	return m, release, nil
+}
+
+// modelNumerics returns the rounding that --numerics and
+// --float-activations select.
+func (a *app) modelNumerics() (transformer.Numerics, error) {
+	n := transformer.NumericsDefault
+	if a.numerics != "" {
+		var err error
+		if n, err = transformer.ParseNumerics(a.numerics); err != nil {
+			return 0, fmt.Errorf("--numerics: %w", err)
+		}
+	}
+	if a.floatActivations {
+		if n != transformer.NumericsDefault && n != transformer.NumericsFloat {
+			return 0, fmt.Errorf("--float-activations means --numerics float, but --numerics is %s: give one of them", n)
+		}
+		n = transformer.NumericsFloat
+	}
+	return n, nil
 }
 
 // modelName returns the model's name for human output.
