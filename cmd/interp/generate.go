@@ -47,7 +47,7 @@ Examples:
   interp generate --prompt "Once" --temperature 0.8 --top-k 40 --top-p 0.95 --seed 7 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkSampling(gen); err != nil {
+			if err := checkSampling(cmd, gen); err != nil {
 				return err
 			}
 			m, release, err := a.openModel()
@@ -103,8 +103,16 @@ Examples:
 	return cmd
 }
 
-// checkSampling rejects sampling settings outside their ranges.
-func checkSampling(g transformer.GenerateOptions) error {
+// checkSampling rejects sampling settings outside their ranges, and
+// sampling flags given for greedy decoding, where they would do nothing.
+func checkSampling(cmd *cobra.Command, g transformer.GenerateOptions) error {
+	if g.Temperature == 0 {
+		for _, name := range []string{"top-k", "top-p", "seed"} {
+			if cmd.Flags().Changed(name) {
+				return fmt.Errorf("--%s does not apply at --temperature 0, which decodes greedily: give a --temperature above 0 to sample", name)
+			}
+		}
+	}
 	switch {
 	case g.MaxTokens < 0:
 		return fmt.Errorf("invalid --max-tokens %d: give 0 or more", g.MaxTokens)

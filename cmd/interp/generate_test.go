@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -40,6 +41,22 @@ func TestGenerateSeedIsDeterministic(t *testing.T) {
 	if slices.Equal(first.IDs, other.IDs) {
 		t.Errorf("seeds 5 and 6 gave the same tokens %v", first.IDs)
 	}
+}
+
+// TestGenerateRejectsSamplingWhenGreedy checks that sampling flags are
+// refused at temperature 0, where they would do nothing.
+func TestGenerateRejectsSamplingWhenGreedy(t *testing.T) {
+	for _, flag := range []string{"--top-k", "--top-p", "--seed"} {
+		value := "5"
+		if flag == "--top-p" {
+			value = "0.5"
+		}
+		_, _, err := runCLI(t, "generate", "--prompt", "Once", flag, value)
+		if err == nil || !strings.Contains(err.Error(), flag+" does not apply at --temperature 0") {
+			t.Errorf("generate %s %s: error %v, want one saying it does not apply", flag, value, err)
+		}
+	}
+	mustRun(t, "generate", "--prompt", "Once", "--max-tokens", "2", "--temperature", "0.5", "--seed", "5")
 }
 
 func TestGenerateTextIsContinuationOnly(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -230,6 +231,9 @@ func runSteer(cmd *cobra.Command, a *app, f *steerFlags) error {
 	if err := f.check(cmd); err != nil {
 		return err
 	}
+	if f.save != "" && !strings.EqualFold(filepath.Ext(f.save), ".gguf") {
+		return fmt.Errorf("--save %s: the file is a llama.cpp control vector in GGUF; give a name ending in .gguf", f.save)
+	}
 	if err := checkOutputPaths(map[string]string{"save": f.save}); err != nil {
 		return err
 	}
@@ -320,7 +324,7 @@ func (f *steerFlags) check(cmd *cobra.Command) error {
 	case f.top < 1:
 		return fmt.Errorf("invalid --top %d: show at least 1 token", f.top)
 	}
-	if err := checkSampling(f.gen); err != nil {
+	if err := checkSampling(cmd, f.gen); err != nil {
 		return err
 	}
 
