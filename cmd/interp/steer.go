@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"path/filepath"
 	"slices"
@@ -244,7 +245,7 @@ func runSteer(cmd *cobra.Command, a *app, f *steerFlags) error {
 	defer release()
 
 	start := time.Now()
-	s, err := f.build(cmd, m)
+	s, err := f.build(cmd, m, a.log)
 	if err != nil {
 		return err
 	}
@@ -360,7 +361,7 @@ var applicability = map[string]string{
 
 // build builds the steering from the contrastive examples or loads the
 // control vectors.
-func (f *steerFlags) build(cmd *cobra.Command, m *transformer.Model) (*steering, error) {
+func (f *steerFlags) build(cmd *cobra.Command, m *transformer.Model, log *slog.Logger) (*steering, error) {
 	var layers []int
 	if f.layer != "" {
 		var err error
@@ -406,6 +407,9 @@ func (f *steerFlags) build(cmd *cobra.Command, m *transformer.Model) (*steering,
 		if len(units) == 0 {
 			return nil, fmt.Errorf("every AUSteer unit scores 0 (the positive and negative activations tie everywhere), so there is nothing to steer; check that the examples differ")
 		}
+		if len(units) < f.k {
+			log.Warn("fewer AUSteer units score other than 0 than --k asks for; steering those", "k", f.k, "units", len(units))
+		}
 		return &steering{mask: &interp.UnitMask{Block: f.block, Units: units}, alpha: f.alpha}, nil
 	}
 
@@ -421,7 +425,20 @@ func (f *steerFlags) build(cmd *cobra.Command, m *transformer.Model) (*steering,
 	if err != nil {
 		return nil, err
 	}
+	if vectorIsZero(v) {
+		return nil, fmt.Errorf("the %s steering vector is zero at every block (the positive and negative activations tie), so there is nothing to steer; check that the examples differ", f.method)
+	}
 	return &steering{vector: v, strength: f.strength}, nil
+}
+
+// vectorIsZero reports whether every direction of v is all zeros.
+func vectorIsZero(v *interp.Vector) bool {
+	for _, d := range v.Directions {
+		if slices.ContainsFunc(d, func(x float32) bool { return x != 0 }) {
+			return false
+		}
+	}
+	return true
 }
 
 // contrast reads and tokenizes the contrastive examples.

@@ -265,6 +265,7 @@ func TestSteerErrors(t *testing.T) {
 		{"pairs without negative", []string{"--prompt", "a", "--pairs", badPairs}, []string{"--pairs file", "line 1", `missing "positive" or "negative"`}},
 		{"eval answer out of range", append([]string{"--eval", badEval}, data...), []string{"--eval file", "answer 5 is not an index of the 2 options"}},
 		{"bad positions", append([]string{"--prompt", "a", "--positions", "first"}, data...), []string{`invalid --positions "first"`}},
+		{"identical examples", []string{"--prompt", "a", "--positive", "same", "--negative", "same"}, []string{"mean-diff steering vector is zero"}},
 		{"save not gguf", append([]string{"--prompt", "a", "--save", filepath.Join(dir, "v.json")}, data...), []string{"--save", "ending in .gguf"}},
 		{"seed while greedy", append([]string{"--prompt", "a", "--seed", "3"}, data...), []string{"--seed does not apply at --temperature 0"}},
 	}
