@@ -114,6 +114,9 @@ func runSNMF(cmd *cobra.Command, a *app, c *snmfConfig) error {
 	if err != nil {
 		return err
 	}
+	if format == interp.CorpusText && cmd.Flags().Changed("text-field") {
+		return fmt.Errorf("--text-field applies to JSONL corpora, but %s is read as plain text: name the file .jsonl or give --format jsonl", c.corpus)
+	}
 	m, release, err := a.openModel()
 	if err != nil {
 		return err

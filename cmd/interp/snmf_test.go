@@ -133,6 +133,7 @@ func TestSNMFRejectsBadFlags(t *testing.T) {
 		{"csv output", []string{"--out", "features.csv"}, "extension must be"},
 		{"sparsity above one", []string{"--sparsity", "2"}, "invalid --sparsity"},
 		{"unknown format", []string{"--format", "xml"}, "invalid --format"},
+		{"text field of a text corpus", []string{"--text-field", "body"}, "--text-field applies to JSONL corpora"},
 		{"block past the last", []string{"--layer", "5"}, "invalid --layer 5"},
 		{"k above the tokens", []string{"--k", "61"}, "k = 61"},
 		{"unknown init", []string{"--init", "pca"}, `invalid --init "pca"`},
