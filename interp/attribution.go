@@ -68,21 +68,61 @@ func Attribute(m *transformer.Model, task Task, opts AttributeOptions) (*Attribu
 	if err := task.Validate(m); err != nil {
 		return nil, err
 	}
-	sites, err := checkSites(opts.Sites)
+	sites, err := checkAttribution(opts)
 	if err != nil {
 		return nil, err
 	}
-	patterns := sitePatterns(sites)
-
-	clean := hooks.NewCache(patterns...)
-	cleanHooks := opts.Hooks.Clone()
-	clean.Attach(cleanHooks)
-	cleanOut, err := m.Run(task.Clean, &transformer.Options{Hooks: cleanHooks})
+	var patterns runPatterns
+	addAttributionPatterns(&patterns, sites, opts.Method)
+	runs, err := recordRuns(m, task, patterns, opts.Hooks, needsTape(opts.Method))
 	if err != nil {
-		return nil, fmt.Errorf("interp: clean run: %w", err)
+		return nil, err
 	}
-	res := &AttributionResult{Method: opts.Method, CleanValue: logitDiff(cleanOut, task), Sites: map[string][][]float64{}, ForwardPasses: 1}
+	return runs.attribute(m, sites, opts)
+}
 
+// checkAttribution checks the method and its steps, and returns the site
+// families to score.
+func checkAttribution(opts AttributeOptions) ([]string, error) {
+	switch opts.Method {
+	case MethodAtP, MethodRelP:
+	case MethodIG:
+		if opts.Steps < 0 {
+			return nil, fmt.Errorf("interp: integrated gradients need a positive number of steps, got %d", opts.Steps)
+		}
+	default:
+		return nil, fmt.Errorf("interp: unknown attribution method %q (valid: atp, relp, ig)", opts.Method)
+	}
+	return checkSites(opts.Sites)
+}
+
+// needsTape reports whether a method takes its gradient from a tape of
+// the corrupted run, rather than from runs of its own.
+func needsTape(method string) bool {
+	return method == MethodAtP || method == MethodRelP
+}
+
+// addAttributionPatterns adds the points that a method reads from the
+// clean and corrupted runs: the sites' activations in both, and for
+// integrated gradients the corrupted residual stream where its runs start.
+func addAttributionPatterns(p *runPatterns, sites []string, method string) {
+	p.add(sites, true)
+	if method == MethodIG {
+		p.addCorrupt(residPrePattern)
+	}
+}
+
+// attribute scores the sites from the recorded runs. The clean and
+// corrupted runs count as two of the result's forward passes.
+func (r *taskRuns) attribute(m *transformer.Model, sites []string, opts AttributeOptions) (*AttributionResult, error) {
+	res := &AttributionResult{
+		Method:        opts.Method,
+		CleanValue:    r.cleanValue,
+		CorruptValue:  r.corruptValue,
+		Sites:         map[string][][]float64{},
+		ForwardPasses: 2,
+	}
+	var err error
 	switch opts.Method {
 	case MethodAtP, MethodRelP:
 		var rules transformer.RelPRules
@@ -92,19 +132,34 @@ func Attribute(m *transformer.Model, task Task, opts AttributeOptions) (*Attribu
 				rules = *opts.Rules
 			}
 		}
-		err = gradientScores(m, task, sites, clean, rules, opts.Hooks, res)
+		err = r.gradientScores(m, sites, rules, res)
 		if opts.Progress != nil {
 			opts.Progress(1, 1)
 		}
 	case MethodIG:
-		err = integratedGradients(m, task, sites, clean, opts, res)
-	default:
-		return nil, fmt.Errorf("interp: unknown attribution method %q (valid: atp, relp, ig)", opts.Method)
+		err = r.integratedGradients(m, sites, opts, res)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// attributionPasses returns the number of Progress steps of a method:
+// one for AtP and RelP, one per step, family and layer for IG.
+func attributionPasses(m *transformer.Model, sites []string, opts AttributeOptions) int {
+	if opts.Method != MethodIG {
+		return 1
+	}
+	return len(sites) * m.NLayers * igSteps(opts)
+}
+
+// igSteps returns the number of integration steps, with 0 meaning 20.
+func igSteps(opts AttributeOptions) int {
+	if opts.Steps == 0 {
+		return 20
+	}
+	return opts.Steps
 }
 
 // checkSites returns the requested site families, or AllSites for nil.
@@ -137,38 +192,27 @@ func metricGrad(m *transformer.Model, task Task) *hooks.Tensor {
 	return d
 }
 
-// gradientScores runs the corrupted prompt forward and backward once and
-// scores every site from the clean and corrupted activations and the
+// gradientScores runs the backward pass of the taped corrupted run once
+// and scores every site from the clean and corrupted activations and the
 // backward coefficients at the sites.
-func gradientScores(m *transformer.Model, task Task, sites []string, clean *hooks.Cache, rules transformer.RelPRules, extra *hooks.Hooks, res *AttributionResult) error {
-	patterns := sitePatterns(sites)
-	corrupt := hooks.NewCache(patterns...)
-	fwd := extra.Clone()
-	corrupt.Attach(fwd)
-	tape := transformer.NewTape()
-	out, err := m.Run(task.Corrupt, &transformer.Options{Hooks: fwd, Tape: tape})
-	if err != nil {
-		return fmt.Errorf("interp: corrupted run: %w", err)
-	}
-	res.CorruptValue = logitDiff(out, task)
-	res.ForwardPasses++
-
-	grads := hooks.NewCache(patterns...)
+func (r *taskRuns) gradientScores(m *transformer.Model, sites []string, rules transformer.RelPRules, res *AttributionResult) error {
+	grads := hooks.NewCache(sitePatterns(sites)...)
 	bwd := &hooks.Hooks{}
 	grads.Attach(bwd)
-	if _, err := m.Backward(tape, metricGrad(m, task), &transformer.BackwardOptions{Hooks: bwd, Rules: rules}); err != nil {
+	if _, err := m.Backward(r.tape, metricGrad(m, r.task), &transformer.BackwardOptions{Hooks: bwd, Rules: rules}); err != nil {
 		return fmt.Errorf("interp: backward pass: %w", err)
 	}
 	res.BackwardPasses++
+	// The tape holds every hook point of the run. Patching does not need
+	// it, so let it go before a sweep.
+	r.tape = nil
 
-	seq := len(task.Clean)
+	seq := len(r.task.Clean)
 	for _, s := range sites {
 		values := make([][]float64, m.NLayers)
 		for l := range m.NLayers {
-			name := hooks.Point{Layer: l, Kind: siteKinds[s]}.Name()
-			a, _ := clean.Get(name)
-			b, _ := corrupt.Get(name)
-			g, _ := grads.Get(name)
+			a, b := r.activations(s, l)
+			g, _ := grads.Get(hooks.Point{Layer: l, Kind: siteKinds[s]}.Name())
 			values[l] = siteScores(m, s, seq, a.Data, b.Data, g.Data)
 		}
 		res.Sites[s] = values
@@ -217,37 +261,20 @@ func siteScores(m *transformer.Model, site string, seq int, clean, corrupt, coef
 // corrupt) for α at the midpoints of Steps equal intervals, and the
 // gradients there are averaged. A run starts at the site's block from the
 // corrupted residual stream, since the earlier blocks do not change.
-func integratedGradients(m *transformer.Model, task Task, sites []string, clean *hooks.Cache, opts AttributeOptions, res *AttributionResult) error {
-	steps := opts.Steps
-	if steps == 0 {
-		steps = 20
-	}
-	if steps < 0 {
-		return fmt.Errorf("interp: integrated gradients need a positive number of steps, got %d", steps)
-	}
-	corrupt := hooks.NewCache(append(sitePatterns(sites), "blocks.*.hook_resid_pre")...)
-	fwd := opts.Hooks.Clone()
-	corrupt.Attach(fwd)
-	out, err := m.Run(task.Corrupt, &transformer.Options{Hooks: fwd})
-	if err != nil {
-		return fmt.Errorf("interp: corrupted run: %w", err)
-	}
-	res.CorruptValue = logitDiff(out, task)
-	res.ForwardPasses++
-
-	seq := len(task.Clean)
-	total := len(sites) * m.NLayers * steps
+func (r *taskRuns) integratedGradients(m *transformer.Model, sites []string, opts AttributeOptions, res *AttributionResult) error {
+	steps := igSteps(opts)
+	seq := len(r.task.Clean)
+	total := attributionPasses(m, sites, opts)
 	done := 0
 	for _, s := range sites {
 		values := make([][]float64, m.NLayers)
 		for l := range m.NLayers {
 			name := hooks.Point{Layer: l, Kind: siteKinds[s]}.Name()
-			a, _ := clean.Get(name)
-			b, _ := corrupt.Get(name)
+			a, b := r.activations(s, l)
 			mean := make([]float32, len(a.Data))
 			for k := range steps {
 				alpha := (float32(k) + 0.5) / float32(steps)
-				g, err := gradientAt(m, task, corrupt, l, name, opts.Hooks, func(x *hooks.Tensor, _ hooks.Point) error {
+				g, err := r.gradientAt(m, l, name, func(x *hooks.Tensor, _ hooks.Point) error {
 					for i := range x.Data {
 						x.Data[i] = b.Data[i] + alpha*(a.Data[i]-b.Data[i])
 					}
@@ -275,22 +302,22 @@ func integratedGradients(m *transformer.Model, task Task, sites []string, clean 
 
 // gradientAt runs the corrupted prompt from block layer with set applied at
 // the named point, and returns the metric's gradient there.
-func gradientAt(m *transformer.Model, task Task, corrupt *hooks.Cache, layer int, name string, extra *hooks.Hooks, set hooks.Func) ([]float32, error) {
-	fwd := extra.Clone()
+func (r *taskRuns) gradientAt(m *transformer.Model, layer int, name string, set hooks.Func) ([]float32, error) {
+	fwd := r.extra.Clone()
 	fwd.Add(name, set)
 	tape := transformer.NewTape()
 	opts := &transformer.Options{Hooks: fwd, Tape: tape}
 	if layer > 0 {
 		opts.StartLayer = layer
-		opts.StartResid, _ = corrupt.Get(hooks.Point{Layer: layer, Kind: hooks.ResidPre}.Name())
+		opts.StartResid = r.corruptResidPre(layer)
 	}
-	if _, err := m.Run(task.Corrupt, opts); err != nil {
+	if _, err := m.Run(r.task.Corrupt, opts); err != nil {
 		return nil, fmt.Errorf("interp: integrated gradients at %s: %w", name, err)
 	}
 	grad := hooks.NewCache(name)
 	bwd := &hooks.Hooks{}
 	grad.Attach(bwd)
-	if _, err := m.Backward(tape, metricGrad(m, task), &transformer.BackwardOptions{Hooks: bwd}); err != nil {
+	if _, err := m.Backward(tape, metricGrad(m, r.task), &transformer.BackwardOptions{Hooks: bwd}); err != nil {
 		return nil, fmt.Errorf("interp: integrated gradients at %s: %w", name, err)
 	}
 	g, _ := grad.Get(name)

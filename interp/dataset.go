@@ -17,8 +17,7 @@ func PatchDataset(m *transformer.Model, tasks []Task, opts PatchOptions) (*Patch
 	if len(tasks) == 0 {
 		return nil, fmt.Errorf("interp: dataset has no tasks")
 	}
-	acc := newSiteAverage(m, tasks)
-	out := &PatchResult{}
+	acc := newPatchAverage(m, tasks)
 	progress := opts.Progress
 	for n, t := range tasks {
 		if progress != nil {
@@ -28,12 +27,32 @@ func PatchDataset(m *transformer.Model, tasks []Task, opts PatchOptions) (*Patch
 		if err != nil {
 			return nil, taskError{n + 1, err}
 		}
-		out.CleanValue += r.CleanValue / float64(len(tasks))
-		out.CorruptValue += r.CorruptValue / float64(len(tasks))
-		acc.add(r.Sites, len(t.Clean))
+		acc.add(r, len(t.Clean))
 	}
-	out.Sites = acc.mean()
-	return out, nil
+	return acc.result(), nil
+}
+
+// patchAverage averages the patching results of tasks, as PatchDataset
+// returns them.
+type patchAverage struct {
+	tasks          float64
+	clean, corrupt float64
+	sites          *siteAverage
+}
+
+func newPatchAverage(m *transformer.Model, tasks []Task) *patchAverage {
+	return &patchAverage{tasks: float64(len(tasks)), sites: newSiteAverage(m, tasks)}
+}
+
+// add accumulates the result of one task of seq tokens.
+func (a *patchAverage) add(r *PatchResult, seq int) {
+	a.clean += r.CleanValue / a.tasks
+	a.corrupt += r.CorruptValue / a.tasks
+	a.sites.add(r.Sites, seq)
+}
+
+func (a *patchAverage) result() *PatchResult {
+	return &PatchResult{CleanValue: a.clean, CorruptValue: a.corrupt, Sites: a.sites.mean()}
 }
 
 // siteAverage averages site maps of tasks of different lengths, aligning
@@ -110,15 +129,10 @@ func AttributeDataset(m *transformer.Model, tasks []Task, opts AttributeOptions)
 	if len(tasks) == 0 {
 		return nil, fmt.Errorf("interp: dataset has no tasks")
 	}
-	if slices.Contains(opts.Sites, SitePattern) {
-		for n, t := range tasks {
-			if len(t.Clean) != len(tasks[0].Clean) {
-				return nil, fmt.Errorf("interp: task %d has %d tokens and task 1 has %d, but pattern scores of several tasks need tasks of equal length; leave pattern out of the sites or give tasks of one length", n+1, len(t.Clean), len(tasks[0].Clean))
-			}
-		}
+	if err := checkPatternLengths(tasks, opts.Sites); err != nil {
+		return nil, err
 	}
-	acc := newSiteAverage(m, tasks)
-	out := &AttributionResult{Method: opts.Method}
+	acc := newAttributionAverage(m, tasks, opts.Method)
 	progress := opts.Progress
 	for n, t := range tasks {
 		if progress != nil {
@@ -128,18 +142,66 @@ func AttributeDataset(m *transformer.Model, tasks []Task, opts AttributeOptions)
 		if err != nil {
 			return nil, taskError{n + 1, err}
 		}
-		denom := r.CleanValue - r.CorruptValue
-		if denom == 0 {
-			return nil, taskError{n + 1, fmt.Errorf("%w (%g)", ErrNoEffect, r.CleanValue)}
+		if err := acc.add(r, len(t.Clean)); err != nil {
+			return nil, taskError{n + 1, err}
 		}
-		out.CleanValue += r.CleanValue / float64(len(tasks))
-		out.CorruptValue += r.CorruptValue / float64(len(tasks))
-		out.ForwardPasses += r.ForwardPasses
-		out.BackwardPasses += r.BackwardPasses
-		acc.add(scaleSites(r.Sites, 1/denom), len(t.Clean))
 	}
-	out.Sites = scaleSites(acc.mean(), out.CleanValue-out.CorruptValue)
-	return out, nil
+	return acc.result(), nil
+}
+
+// checkPatternLengths rejects pattern sites over tasks of different
+// lengths, whose pattern entries do not align.
+func checkPatternLengths(tasks []Task, sites []string) error {
+	if !slices.Contains(sites, SitePattern) {
+		return nil
+	}
+	for n, t := range tasks {
+		if len(t.Clean) != len(tasks[0].Clean) {
+			return fmt.Errorf("interp: task %d has %d tokens and task 1 has %d, but pattern scores of several tasks need tasks of equal length; leave pattern out of the sites or give tasks of one length", n+1, len(t.Clean), len(tasks[0].Clean))
+		}
+	}
+	return nil
+}
+
+// attributionAverage averages the attribution results of tasks, as
+// AttributeDataset returns them.
+type attributionAverage struct {
+	method            string
+	tasks             float64
+	clean, corrupt    float64
+	forward, backward int
+	sites             *siteAverage
+}
+
+func newAttributionAverage(m *transformer.Model, tasks []Task, method string) *attributionAverage {
+	return &attributionAverage{method: method, tasks: float64(len(tasks)), sites: newSiteAverage(m, tasks)}
+}
+
+// add accumulates the result of one task of seq tokens. It returns
+// ErrNoEffect for a task whose clean and corrupted metrics are equal,
+// because its scores cannot be normalized.
+func (a *attributionAverage) add(r *AttributionResult, seq int) error {
+	denom := r.CleanValue - r.CorruptValue
+	if denom == 0 {
+		return fmt.Errorf("%w (%g)", ErrNoEffect, r.CleanValue)
+	}
+	a.clean += r.CleanValue / a.tasks
+	a.corrupt += r.CorruptValue / a.tasks
+	a.forward += r.ForwardPasses
+	a.backward += r.BackwardPasses
+	a.sites.add(scaleSites(r.Sites, 1/denom), seq)
+	return nil
+}
+
+func (a *attributionAverage) result() *AttributionResult {
+	return &AttributionResult{
+		Method:         a.method,
+		CleanValue:     a.clean,
+		CorruptValue:   a.corrupt,
+		Sites:          scaleSites(a.sites.mean(), a.clean-a.corrupt),
+		ForwardPasses:  a.forward,
+		BackwardPasses: a.backward,
+	}
 }
 
 // scaleSites returns a copy of sites with every value multiplied by f.

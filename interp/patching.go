@@ -123,9 +123,23 @@ func ActivationPatching(m *transformer.Model, task Task, opts PatchOptions) (*Pa
 	if err := task.Validate(m); err != nil {
 		return nil, err
 	}
-	sites := opts.Sites
+	sites, err := checkPatchSites(opts.Sites)
+	if err != nil {
+		return nil, err
+	}
+	var patterns runPatterns
+	addPatchPatterns(&patterns, sites)
+	runs, err := recordRuns(m, task, patterns, opts.Hooks, false)
+	if err != nil {
+		return nil, err
+	}
+	return runs.patch(m, sites, opts)
+}
+
+// checkPatchSites returns the site families to sweep, or AllSites for nil.
+func checkPatchSites(sites []string) ([]string, error) {
 	if sites == nil {
-		sites = AllSites
+		return AllSites, nil
 	}
 	for _, s := range sites {
 		if !slices.Contains(AllSites, s) {
@@ -135,28 +149,22 @@ func ActivationPatching(m *transformer.Model, task Task, opts PatchOptions) (*Pa
 			return nil, fmt.Errorf("interp: unknown site %q (valid: resid_pre, attn_out, mlp_out, z)", s)
 		}
 	}
+	return sites, nil
+}
 
-	patterns := make([]string, len(sites))
-	for i, s := range sites {
-		patterns[i] = "blocks.*." + siteKinds[s].String()
-	}
-	clean := hooks.NewCache(patterns...)
-	cleanHooks := opts.Hooks.Clone()
-	clean.Attach(cleanHooks)
-	cleanOut, err := m.Run(task.Clean, &transformer.Options{Hooks: cleanHooks})
-	if err != nil {
-		return nil, fmt.Errorf("interp: clean run: %w", err)
-	}
-	corrupt := hooks.NewCache("blocks.*.hook_resid_pre")
-	corruptHooks := opts.Hooks.Clone()
-	corrupt.Attach(corruptHooks)
-	corruptOut, err := m.Run(task.Corrupt, &transformer.Options{Hooks: corruptHooks})
-	if err != nil {
-		return nil, fmt.Errorf("interp: corrupted run: %w", err)
-	}
+// addPatchPatterns adds the points that patching reads: the sites' clean
+// activations, and the corrupted residual stream where patched runs start.
+func addPatchPatterns(p *runPatterns, sites []string) {
+	p.add(sites, false)
+	p.addCorrupt(residPrePattern)
+}
+
+// patch sweeps the sites with patched runs of the corrupted prompt, each
+// with one site's clean activation written in.
+func (r *taskRuns) patch(m *transformer.Model, sites []string, opts PatchOptions) (*PatchResult, error) {
 	res := &PatchResult{
-		CleanValue:   logitDiff(cleanOut, task),
-		CorruptValue: logitDiff(corruptOut, task),
+		CleanValue:   r.cleanValue,
+		CorruptValue: r.corruptValue,
 		Sites:        map[string][][]float64{},
 	}
 	denom := res.CleanValue - res.CorruptValue
@@ -164,21 +172,18 @@ func ActivationPatching(m *transformer.Model, task Task, opts PatchOptions) (*Pa
 		return nil, fmt.Errorf("interp: %w (%g)", ErrNoEffect, res.CleanValue)
 	}
 
-	seq := len(task.Clean)
-	total := 0
-	for _, s := range sites {
-		total += m.NLayers * width(m, s, seq)
-	}
+	seq := len(r.task.Clean)
+	total := patchedPasses(m, sites, seq)
 	done := 0
 	for _, s := range sites {
 		kind := siteKinds[s]
 		values := make([][]float64, m.NLayers)
 		for l := range m.NLayers {
 			p := hooks.Point{Layer: l, Kind: kind}
-			src, _ := clean.Get(p.Name())
+			src, _ := r.clean.Get(p.Name())
 			var start *hooks.Tensor
 			if !opts.FullRecompute && l > 0 {
-				start, _ = corrupt.Get(hooks.Point{Layer: l, Kind: hooks.ResidPre}.Name())
+				start = r.corruptResidPre(l)
 			}
 			values[l] = make([]float64, width(m, s, seq))
 			// Patched passes of one layer share their input, so several
@@ -186,12 +191,12 @@ func ActivationPatching(m *transformer.Model, task Task, opts PatchOptions) (*Pa
 			// speed. Extra hooks keep one pass per site, because they were
 			// written for one sequence.
 			batch := max(1, patchBatchTokens/seq)
-			if opts.Hooks != nil || opts.FullRecompute {
+			if r.extra != nil || opts.FullRecompute {
 				batch = 1
 			}
 			for lo := 0; lo < len(values[l]); lo += batch {
 				hi := min(len(values[l]), lo+batch)
-				metrics, err := patchedRuns(m, task, p, src, start, lo, hi, opts.Hooks)
+				metrics, err := patchedRuns(m, r.task, p, src, start, lo, hi, r.extra)
 				if err != nil {
 					return nil, fmt.Errorf("interp: patching %s: %w", p.Name(), err)
 				}
@@ -207,6 +212,16 @@ func ActivationPatching(m *transformer.Model, task Task, opts PatchOptions) (*Pa
 		res.Sites[s] = values
 	}
 	return res, nil
+}
+
+// patchedPasses returns the number of patched runs of a sweep of one task
+// of seq tokens: one per site.
+func patchedPasses(m *transformer.Model, sites []string, seq int) int {
+	total := 0
+	for _, s := range sites {
+		total += m.NLayers * width(m, s, seq)
+	}
+	return total
 }
 
 // width returns the number of sites per layer of a family: positions, or
