@@ -16,6 +16,11 @@ import (
 // compare with the portable path.
 var useQuantAsm = cpu.X86.HasAVX2 && hasF16C()
 
+// useQuantRows selects the multi-row kernels of rowsKernels for products
+// with one activation row, when useQuantAsm is also set. Tests turn it off
+// to compare them with the single-row kernels.
+var useQuantRows = true
+
 // hasF16C reports whether the CPU converts F16 with VCVTPH2PS, which
 // golang.org/x/sys/cpu does not report.
 func hasF16C() bool
@@ -106,6 +111,79 @@ func dotQ5_K(w *byte, x *int8, blocks int, scales *uint32, mins *int16, xd *floa
 //go:noescape
 func dotQ6_K(w *byte, x *int8, blocks int, xd *float32) float32
 
+// dotRowsQ4_K stores in dst[r] the product of Q4_K weight row r, at
+// w+r·rowBytes, with the activation quants x (in laneInterleave order),
+// scales xd and block sums bsums, as dotQ4_K computes it, for r < rows.
+// It unpacks the sub-block scales and minimums itself.
+//
+//go:noescape
+func dotRowsQ4_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
+
+// dotRowsQ5_K is dotRowsQ4_K for Q5_K weights.
+//
+//go:noescape
+func dotRowsQ5_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
+
+// dotRowsQ6_K stores in dst[r] the product of Q6_K weight row r, at
+// w+r·rowBytes, with the activation quants x (in laneInterleave order) and
+// scales xd, as dotQ6_K computes it, for r < rows.
+//
+//go:noescape
+func dotRowsQ6_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+
+// dotRowsQ8_0 stores in dst[r] the product of Q8_0 weight row r, at
+// w+r·rowBytes, with the activation quants x and block scales xd, as
+// dotQ8_0 computes it, for r < rows.
+//
+//go:noescape
+func dotRowsQ8_0(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+
+// rowsKernel stores in dst[r] the product of weight row lo+r of w with
+// the activation row x, for lo ≤ lo+r < hi, in one assembly call.
+type rowsKernel func(dst []float32, w *Matrix, lo, hi int, x *quantRow)
+
+// rowsKernels maps each weight type with a multi-row assembly kernel to
+// its rowsKernel. A product with one activation row (decoding) uses them
+// in place of rowKernels, whose per-row calls cost more than the dot
+// product of a short row.
+var rowsKernels = map[gguf.Type]rowsKernel{
+	gguf.TypeQ4_K: rowsKScaleMin(dotRowsQ4_K),
+	gguf.TypeQ5_K: rowsKScaleMin(dotRowsQ5_K),
+	gguf.TypeQ6_K: rowsQ6_K,
+	gguf.TypeQ8_0: rowsQ8_0,
+}
+
+// checkRows panics unless rows lo … hi−1 of w, dst[:hi−lo] and the first
+// blocks·blockSize quants and blocks scales of x exist, which the assembly
+// reads without checks.
+func checkRows(dst []float32, w *Matrix, lo, hi int, x *quantRow, blocks, blockSize int) {
+	_ = dst[hi-lo-1]
+	_ = w.Raw[hi*w.RowBytes-1]
+	_ = x.qs[blocks*blockSize-1]
+	_ = x.d[blocks-1]
+}
+
+func rowsKScaleMin(dot func(*byte, int, int, int, *int8, *float32, *int16, *float32)) rowsKernel {
+	return func(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
+		blocks := w.Cols / qkK
+		checkRows(dst, w, lo, hi, x, blocks, qkK)
+		_ = x.bsums[blocks*16-1]
+		dot(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &x.bsums[0], &dst[0])
+	}
+}
+
+func rowsQ6_K(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
+	blocks := w.Cols / qkK
+	checkRows(dst, w, lo, hi, x, blocks, qkK)
+	dotRowsQ6_K(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &dst[0])
+}
+
+func rowsQ8_0(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
+	blocks := w.Cols / qk8
+	checkRows(dst, w, lo, hi, x, blocks, qk8)
+	dotRowsQ8_0(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &dst[0])
+}
+
 // rowKernel multiplies one quantized weight row at a time by activation
 // rows. prepare decodes the row's float and integer factors once, and dot
 // returns its product with one activation row, with the float32 steps of
@@ -166,6 +244,15 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 
 	n, k := w.Rows, w.Cols
 	tiles := (n + tileRows - 1) / tileRows
+	if multiRow, ok := rowsKernels[w.Type]; ok && useQuantRows && m == 1 {
+		parallelWorkers(tiles, func() func(tile int) {
+			return func(tile int) {
+				lo, hi := tile*tileRows, min(n, (tile+1)*tileRows)
+				multiRow(dst[lo:hi], w, lo, hi, &rows[0])
+			}
+		})
+		return true
+	}
 	parallelWorkers(tiles, func() func(tile int) {
 		kernel := newKernel(k)
 		return func(tile int) {

@@ -1001,3 +1001,308 @@ dq8_0pairdone:
 	VMOVSS X13, 4(DX)
 	VZEROUPPER
 	RET
+
+// The row kernels below multiply consecutive weight rows, rowBytes apart,
+// by one activation row and store the products at dst, dst+4, …. Each row
+// repeats the float32 steps of the single-row routine of its type, so the
+// results are those of dotQ4_K, dotQ5_K, dotQ6_K and dotQ8_0. They unpack
+// the Q4_K and Q5_K scales themselves, which saves a pass in Go per row.
+
+// K_SCALES unpacks the 6-bit scales and minimums of the K-quant
+// super-block at blk (12 bytes at 4(blk)), kScaleMin's layout for all
+// eight sub-blocks at once. It stores the scale of sub-block j, as a
+// word, at 2j(SP), which gives the four scale pairs that Q4_K_GROUP
+// broadcasts, and leaves byte j of R13 the minimum of sub-block j. It
+// uses AX, BX and DX.
+#define K_SCALES(blk) \
+	MOVL  4(blk), AX \
+	MOVL  8(blk), BX \
+	MOVL  12(blk), DX \
+	MOVL  AX, R13 \
+	SHRL  $6, R13 \
+	ANDL  $0x03030303, R13 \
+	SHLL  $4, R13 \
+	ANDL  $0x3f3f3f3f, AX \
+	SHLQ  $32, R13 \
+	ORQ   R13, AX \
+	MOVL  DX, R13 \
+	ANDL  $0x0f0f0f0f, R13 \
+	SHLQ  $32, R13 \
+	ORQ   R13, AX \
+	VMOVQ AX, X6 \
+	VPMOVZXBW X6, X6 \
+	VMOVDQU X6, 0(SP) \
+	MOVL  BX, R13 \
+	SHRL  $6, R13 \
+	ANDL  $0x03030303, R13 \
+	SHLL  $4, R13 \
+	SHRL  $4, DX \
+	ANDL  $0x0f0f0f0f, DX \
+	ORL   DX, R13 \
+	SHLQ  $32, R13 \
+	ANDL  $0x3f3f3f3f, BX \
+	ORQ   BX, R13
+
+// K_MIN_SUB subtracts (dmin·dx)·Σ bsums·min from the running sum X11, with
+// the 16 block sums at bsums, the eight sub-block minimums in the bytes of
+// R13, [d, dmin] in X7 and dx at xd. Pairs of block sums are added first,
+// which is exact, and multiplied by their sub-block's minimum.
+#define K_MIN_SUB(bsums, xd) \
+	VMOVDQU      bsums, Y2 \
+	VPMADDWD     wordOnes<>(SB), Y2, Y2 \
+	VMOVQ        R13, X3 \
+	VPMOVZXBD    X3, Y3 \
+	VPMULLD      Y3, Y2, Y2 \
+	VEXTRACTI128 $1, Y2, X3 \
+	VPADDD       X3, X2, X2 \
+	VPSHUFD      $0x4e, X2, X3 \
+	VPADDD       X3, X2, X2 \
+	VPSHUFD      $0xb1, X2, X3 \
+	VPADDD       X3, X2, X2 \
+	VCVTDQ2PS    X2, X2 \
+	VPSHUFD      $0x55, X7, X3 \
+	VMULSS       xd, X3, X3 \
+	VMULSS       X2, X3, X3 \
+	VSUBSS       X3, X11, X11
+
+// func dotRowsQ4_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
+TEXT ·dotRowsQ4_K(SB), NOSPLIT, $16-64
+	MOVQ    w+0(FP), R8
+	MOVQ    rows+16(FP), R9
+	MOVQ    dst+56(FP), R10
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	TESTQ   R9, R9
+	JZ      rq4_Kdone
+
+rq4_Krow:
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R11
+	MOVQ   bsums+48(FP), R12
+	MOVQ   blocks+24(FP), CX
+	VXORPS Y10, Y10, Y10
+	VXORPS X11, X11, X11
+	TESTQ  CX, CX
+	JZ     rq4_Kstore
+
+rq4_Kblock:
+	K_SCALES(SI)
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	Q4_K_GROUP(16(SI), 0(DI), 32(DI), 0(SP))
+	Q4_K_GROUP(48(SI), 64(DI), 96(DI), 4(SP))
+	Q4_K_GROUP(80(SI), 128(DI), 160(DI), 8(SP))
+	Q4_K_GROUP(112(SI), 192(DI), 224(DI), 12(SP))
+	VPERM2I128 $0x20, Y9, Y8, Y0
+	VPERM2I128 $0x31, Y9, Y8, Y1
+	VPADDD     Y1, Y0, Y0
+	VMOVD      0(SI), X7
+	VCVTPH2PS  X7, X7
+	VMULSS     0(R11), X7, X1
+	LANES_SCALE(Y10)
+	K_MIN_SUB((R12), 0(R11))
+	ADDQ       $144, SI
+	ADDQ       $256, DI
+	ADDQ       $4, R11
+	ADDQ       $32, R12
+	DECQ       CX
+	JNZ        rq4_Kblock
+
+rq4_Kstore:
+	ADD_LANES(Y10, X10)
+	VMOVSS X11, (R10)
+	ADDQ   $4, R10
+	ADDQ   rowBytes+8(FP), R8
+	DECQ   R9
+	JNZ    rq4_Krow
+
+rq4_Kdone:
+	VZEROUPPER
+	RET
+
+// func dotRowsQ5_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
+TEXT ·dotRowsQ5_K(SB), NOSPLIT, $16-64
+	MOVQ    w+0(FP), R8
+	MOVQ    rows+16(FP), R9
+	MOVQ    dst+56(FP), R10
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	VMOVDQU q5KFifthBit<>(SB), Y13
+	TESTQ   R9, R9
+	JZ      rq5_Kdone
+
+rq5_Krow:
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R11
+	MOVQ   bsums+48(FP), R12
+	MOVQ   blocks+24(FP), CX
+	VXORPS Y10, Y10, Y10
+	VXORPS X11, X11, X11
+	TESTQ  CX, CX
+	JZ     rq5_Kstore
+
+rq5_Kblock:
+	K_SCALES(SI)
+	VPXOR   Y8, Y8, Y8
+	VPXOR   Y9, Y9, Y9
+	VMOVDQU 16(SI), Y7
+	VMOVDQU q5KFirstBit<>(SB), Y12
+	Q5_K_GROUP(48(SI), 0(DI), 32(DI), 0(SP))
+	Q5_K_GROUP(80(SI), 64(DI), 96(DI), 4(SP))
+	Q5_K_GROUP(112(SI), 128(DI), 160(DI), 8(SP))
+	Q5_K_GROUP(144(SI), 192(DI), 224(DI), 12(SP))
+	VPERM2I128 $0x20, Y9, Y8, Y0
+	VPERM2I128 $0x31, Y9, Y8, Y1
+	VPADDD     Y1, Y0, Y0
+	VMOVD      0(SI), X7
+	VCVTPH2PS  X7, X7
+	VMULSS     0(R11), X7, X1
+	LANES_SCALE(Y10)
+	K_MIN_SUB((R12), 0(R11))
+	ADDQ       $176, SI
+	ADDQ       $256, DI
+	ADDQ       $4, R11
+	ADDQ       $32, R12
+	DECQ       CX
+	JNZ        rq5_Kblock
+
+rq5_Kstore:
+	ADD_LANES(Y10, X10)
+	VMOVSS X11, (R10)
+	ADDQ   $4, R10
+	ADDQ   rowBytes+8(FP), R8
+	DECQ   R9
+	JNZ    rq5_Krow
+
+rq5_Kdone:
+	VZEROUPPER
+	RET
+
+// func dotRowsQ6_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+TEXT ·dotRowsQ6_K(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), R8
+	MOVQ    rows+16(FP), BX
+	MOVQ    dst+48(FP), R10
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	VMOVDQU q6KOffset<>(SB), Y12
+	LEAQ    q6KScaleShuffle<>(SB), R9
+	TESTQ   BX, BX
+	JZ      rq6_Kdone
+
+rq6_Krow:
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R11
+	MOVQ   blocks+24(FP), CX
+	VXORPS Y13, Y13, Y13
+	TESTQ  CX, CX
+	JZ     rq6_Kstore
+
+rq6_Kblock:
+	VPXOR          Y8, Y8, Y8
+	VPXOR          Y9, Y9, Y9
+	VBROADCASTI128 192(SI), Y10
+	Q6_K_HALF(0(SI), 128(SI), 0(DI), 0(R9))
+	Q6_K_HALF(64(SI), 160(SI), 128(DI), 64(R9))
+	VPERM2I128     $0x20, Y9, Y8, Y0
+	VPERM2I128     $0x31, Y9, Y8, Y1
+	VPADDD         Y1, Y0, Y0
+	MOVWLZX        208(SI), AX
+	VMOVD          AX, X1
+	VCVTPH2PS      X1, X1
+	VMULSS         0(R11), X1, X1
+	LANES_SCALE(Y13)
+	ADDQ           $210, SI
+	ADDQ           $256, DI
+	ADDQ           $4, R11
+	DECQ           CX
+	JNZ            rq6_Kblock
+
+rq6_Kstore:
+	VXORPS X11, X11, X11
+	ADD_LANES(Y13, X13)
+	VMOVSS X11, (R10)
+	ADDQ   $4, R10
+	ADDQ   rowBytes+8(FP), R8
+	DECQ   BX
+	JNZ    rq6_Krow
+
+rq6_Kdone:
+	VZEROUPPER
+	RET
+
+// func dotRowsQ8_0(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+TEXT ·dotRowsQ8_0(SB), NOSPLIT, $0-56
+	MOVQ  w+0(FP), R8
+	MOVQ  rows+16(FP), BX
+	MOVQ  dst+48(FP), R10
+	TESTQ BX, BX
+	JZ    rq8_0done
+
+rq8_0row:
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R9
+	MOVQ   blocks+24(FP), CX
+	VXORPS X11, X11, X11
+	ADDQ   $2, SI
+
+rq8_0four:
+	CMPQ CX, $4
+	JL   rq8_0tail
+	Q8_0_BLOCK(0(SI), 0(DI), Y4)
+	Q8_0_BLOCK(34(SI), 32(DI), Y5)
+	Q8_0_BLOCK(68(SI), 64(DI), Y6)
+	Q8_0_BLOCK(102(SI), 96(DI), Y7)
+	VPHADDD      Y5, Y4, Y4
+	VPHADDD      Y7, Y6, Y6
+	VPHADDD      Y6, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD       X5, X4, X4
+	VCVTDQ2PS    X4, X4
+	MOVWLZX      -2(SI), AX
+	VMOVD        AX, X0
+	VPINSRW      $1, 32(SI), X0, X0
+	VPINSRW      $2, 66(SI), X0, X0
+	VPINSRW      $3, 100(SI), X0, X0
+	VCVTPH2PS    X0, X0
+	VMULPS       (R9), X0, X0
+	VMULPS       X4, X0, X0
+	ADD_FOUR
+	ADDQ         $136, SI
+	ADDQ         $128, DI
+	ADDQ         $16, R9
+	SUBQ         $4, CX
+	JMP          rq8_0four
+
+rq8_0tail:
+	TESTQ CX, CX
+	JZ    rq8_0store
+	Q8_0_BLOCK(0(SI), 0(DI), Y4)
+	HSUM(Y4, X4, X5)
+	VCVTDQ2PS X4, X4
+	MOVWLZX   -2(SI), AX
+	VMOVD     AX, X0
+	VCVTPH2PS X0, X0
+	VMULSS    (R9), X0, X0
+	VMULSS    X4, X0, X0
+	VADDSS    X0, X11, X11
+	ADDQ      $34, SI
+	ADDQ      $32, DI
+	ADDQ      $4, R9
+	DECQ      CX
+	JMP       rq8_0tail
+
+rq8_0store:
+	VMOVSS X11, (R10)
+	ADDQ   $4, R10
+	ADDQ   rowBytes+8(FP), R8
+	DECQ   BX
+	JNZ    rq8_0row
+
+rq8_0done:
+	VZEROUPPER
+	RET

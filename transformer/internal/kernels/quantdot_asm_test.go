@@ -11,24 +11,31 @@ import (
 
 // withQuantAsm runs fn with the assembly dot products switched on or off.
 func withQuantAsm(on bool, fn func()) {
-	saved := useQuantAsm
-	useQuantAsm = on
-	defer func() { useQuantAsm = saved }()
+	withQuantPath(quantPath{asm: on, rows: on}, fn)
+}
+
+// withQuantPath runs fn on the given path.
+func withQuantPath(path quantPath, fn func()) {
+	savedAsm, savedRows := useQuantAsm, useQuantRows
+	useQuantAsm, useQuantRows = path.asm, path.rows
+	defer func() { useQuantAsm, useQuantRows = savedAsm, savedRows }()
 	fn()
 }
 
 // quantPath is one implementation of the quantized products.
 type quantPath struct {
 	name string
-	asm  bool
+	asm  bool // useQuantAsm
+	rows bool // useQuantRows
 }
 
-// quantPaths returns the portable path, and the assembly path where the
-// CPU has it.
+// quantPaths returns the portable path, and the assembly paths where the
+// CPU has them: single-row kernels only, and multi-row kernels for one
+// activation row.
 func quantPaths() []quantPath {
-	paths := []quantPath{{"portable", false}}
+	paths := []quantPath{{name: "portable"}}
 	if useQuantAsm {
-		paths = append(paths, quantPath{"asm", true})
+		paths = append(paths, quantPath{"asm", true, false}, quantPath{"rows", true, true})
 	}
 	return paths
 }
@@ -68,13 +75,16 @@ func TestQuantAsmMatchesPortable(t *testing.T) {
 				clear(x[k : k+typ.BlockSize()])
 			}
 
-			var asm, portable []float32
-			withQuantAsm(true, func() { asm = matMulResult(x, shape.m, &w) })
+			var portable []float32
 			withQuantAsm(false, func() { portable = matMulResult(x, shape.m, &w) })
-			for e := range asm {
-				if math.Float32bits(asm[e]) != math.Float32bits(portable[e]) {
-					t.Fatalf("%s m=%d n=%d k=%d: element [%d,%d] = %g with assembly, %g portable",
-						typ, shape.m, shape.n, k, e/shape.n, e%shape.n, asm[e], portable[e])
+			for _, path := range quantPaths()[1:] {
+				var asm []float32
+				withQuantPath(path, func() { asm = matMulResult(x, shape.m, &w) })
+				for e := range asm {
+					if math.Float32bits(asm[e]) != math.Float32bits(portable[e]) {
+						t.Fatalf("%s m=%d n=%d k=%d: element [%d,%d] = %g on path %s, %g portable",
+							typ, shape.m, shape.n, k, e/shape.n, e%shape.n, asm[e], path.name, portable[e])
+					}
 				}
 			}
 		}
@@ -105,7 +115,7 @@ func BenchmarkMatMulQuantizedPaths(b *testing.B) {
 				b.Run(fmt.Sprintf("%s/%s/m=%d", typ, path.name, m), func(b *testing.B) {
 					x := randomFloats(rand.New(rand.NewPCG(5, 6)), m*k)
 					dst := make([]float32, m*n)
-					withQuantAsm(path.asm, func() {
+					withQuantPath(path, func() {
 						for b.Loop() {
 							MatMul(dst, x, m, &w)
 						}

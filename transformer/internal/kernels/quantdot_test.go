@@ -382,7 +382,7 @@ func TestRefDecodeMatchesDequantize(t *testing.T) {
 func TestMatMulQuantizedMatchesReference(t *testing.T) {
 	for _, path := range quantPaths() {
 		t.Run(path.name, func(t *testing.T) {
-			withQuantAsm(path.asm, func() { checkMatMulQuantizedMatchesReference(t) })
+			withQuantPath(path, func() { checkMatMulQuantizedMatchesReference(t) })
 		})
 	}
 }
@@ -434,7 +434,7 @@ func checkMatMulQuantizedMatchesReference(t *testing.T) {
 func TestMatMulQuantizedNearFloat(t *testing.T) {
 	for _, path := range quantPaths() {
 		t.Run(path.name, func(t *testing.T) {
-			withQuantAsm(path.asm, func() { checkMatMulQuantizedNearFloat(t) })
+			withQuantPath(path, func() { checkMatMulQuantizedNearFloat(t) })
 		})
 	}
 }
