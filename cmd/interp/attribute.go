@@ -90,7 +90,9 @@ layer and position, z by layer and head.
 --compare also runs activation patching on the same tasks and sites and
 reports, per site family, the Pearson correlation between the scores and the
 patching effects M_patched − M_corrupt (the normalized patching value times
-M_clean − M_corrupt), the top-10 sites of both, and what each cost.
+M_clean − M_corrupt), the top-10 sites of both, and what each cost. Both
+methods read one clean and one corrupted run per task, which count in the
+method's cost, so the patching cost counts only the patched passes.
 
 Output: one table per site (as in interp patch), the top-10 sites, and with
 --compare the correlation table. --json prints
@@ -156,7 +158,9 @@ type attributeCost struct {
 }
 
 // passCost counts the passes of a method and its wall-clock time. A patched
-// pass that starts at the patched block counts as one forward pass.
+// pass that starts at the patched block counts as one forward pass. With
+// --compare, both methods share each task's clean and corrupted runs, which
+// count in the attribution method's cost only.
 type passCost struct {
 	ForwardPasses  int     `json:"forward_passes"`
 	BackwardPasses int     `json:"backward_passes"`
@@ -168,43 +172,26 @@ func runAttribute(cmd *cobra.Command, a *app, f *attributeFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutputPaths(map[string]string{"csv": f.csvPath, "png": f.pngPath}); err != nil {
-		return err
-	}
-	specs, source, err := f.task.specs(cmd)
+	t, err := openTasks(cmd, a, &f.task, map[string]string{"csv": f.csvPath, "png": f.pngPath})
 	if err != nil {
 		return err
 	}
+	defer t.release()
 
-	m, release, err := a.openModel()
-	if err != nil {
-		return err
-	}
-	defer release()
-
-	tasks, err := f.task.build(m, specs, source, a.modelPath == "")
-	if err != nil {
-		return err
-	}
-
-	out, err := attribute(cmd, a, m, tasks, opts)
-	if err != nil {
-		return err
-	}
+	var out *attributeOutput
 	if f.compare {
-		if err := comparePatching(cmd, a, m, tasks, opts.Sites, out); err != nil {
-			return err
-		}
+		out, err = compare(cmd, a, t, opts)
+	} else {
+		out, err = attribute(cmd, a, t, opts)
 	}
-
-	labels, err := positionLabels(m.Tokenizer, tasks)
 	if err != nil {
 		return err
 	}
-	scores := siteMap{title: methodTitles[f.method], model: a.modelName(), sites: opts.Sites, values: out.Sites, labels: labels}
+
+	scores := siteMap{title: methodTitles[f.method], model: a.modelName(), sites: opts.Sites, values: out.Sites, labels: t.labels}
 	var effects *siteMap
 	if out.Patching != nil {
-		effects = &siteMap{title: "activation patching, M_patched − M_corrupt", model: a.modelName(), sites: opts.Sites, values: patchEffects(out.Patching), labels: labels}
+		effects = &siteMap{title: "activation patching, M_patched − M_corrupt", model: a.modelName(), sites: opts.Sites, values: patchEffects(out.Patching), labels: t.labels}
 	}
 	if err := writeAttributeFiles(f, scores, effects); err != nil {
 		return err
@@ -213,7 +200,7 @@ func runAttribute(cmd *cobra.Command, a *app, f *attributeFlags) error {
 	if a.jsonOut {
 		return writeJSON(cmd.OutOrStdout(), out)
 	}
-	describe, err := source.describe(m.Tokenizer, tasks)
+	describe, err := t.describe()
 	if err != nil {
 		return err
 	}
@@ -241,6 +228,9 @@ func (f *attributeFlags) options(cmd *cobra.Command) (interp.AttributeOptions, e
 	sites, err := checkSites(f.sites, interp.AttributionSites)
 	if err != nil {
 		return opts, err
+	}
+	if f.compare && !slices.ContainsFunc(sites, func(s string) bool { return slices.Contains(interp.AllSites, s) }) {
+		return opts, fmt.Errorf("--compare needs at least one of the families that patching sweeps: %s", strings.Join(interp.AllSites, ", "))
 	}
 
 	opts = interp.AttributeOptions{Method: f.method, Sites: sites}
@@ -284,24 +274,58 @@ func ruleNames(rules transformer.RelPRules) []string {
 }
 
 // attribute runs the method on one task or averages it over a dataset.
-func attribute(cmd *cobra.Command, a *app, m *transformer.Model, tasks []interp.Task, opts interp.AttributeOptions) (*attributeOutput, error) {
+func attribute(cmd *cobra.Command, a *app, t *openedTasks, opts interp.AttributeOptions) (*attributeOutput, error) {
 	progress := newSweepProgress(cmd.ErrOrStderr(), opts.Method)
 	opts.Progress = progress.update
 	start := time.Now()
 	var res *interp.AttributionResult
 	var err error
-	if len(tasks) == 1 {
-		res, err = interp.Attribute(m, tasks[0], opts)
+	if len(t.tasks) == 1 {
+		res, err = interp.Attribute(t.model, t.tasks[0], opts)
 	} else {
-		res, err = interp.AttributeDataset(m, tasks, opts)
+		res, err = interp.AttributeDataset(t.model, t.tasks, opts)
 	}
 	progress.finish()
 	if err != nil {
 		return nil, err
 	}
 	elapsed := time.Since(start)
-	a.log.Debug("attribution done", "method", opts.Method, "tasks", len(tasks), "sites", strings.Join(opts.Sites, ","), "elapsed", elapsed)
+	a.log.Debug("attribution done", "method", opts.Method, "tasks", len(t.tasks), "sites", strings.Join(opts.Sites, ","), "elapsed", elapsed)
+	return newAttributeOutput(res, opts, elapsed), nil
+}
 
+// compare runs the method and activation patching on the same tasks, from
+// one clean and one corrupted run per task, and adds the correlations, the
+// patching top sites and its cost to the method's output. Patching sweeps
+// the families of opts.Sites that it supports.
+func compare(cmd *cobra.Command, a *app, t *openedTasks, opts interp.AttributeOptions) (*attributeOutput, error) {
+	progress := newSweepProgress(cmd.ErrOrStderr(), opts.Method+" and patching")
+	opts.Progress = progress.update
+	var res *interp.Comparison
+	var err error
+	if len(t.tasks) == 1 {
+		res, err = interp.Compare(t.model, t.tasks[0], opts)
+	} else {
+		res, err = interp.CompareDataset(t.model, t.tasks, opts)
+	}
+	progress.finish()
+	if err != nil {
+		return nil, err
+	}
+	a.log.Debug("attribution and patching done", "method", opts.Method, "tasks", len(t.tasks), "sites", strings.Join(opts.Sites, ","),
+		"attribution_elapsed", res.AttributionTime, "patching_elapsed", res.PatchingTime)
+
+	out := newAttributeOutput(res.Attribution, opts, res.AttributionTime)
+	out.Correlation = interp.Correlation(res.Attribution, res.Patching)
+	out.Patching = res.Patching
+	out.Top.Patching = interp.TopSites(patchEffects(res.Patching), topSites)
+	out.Cost.Patching = &passCost{ForwardPasses: res.PatchedPasses, Seconds: res.PatchingTime.Seconds()}
+	return out, nil
+}
+
+// newAttributeOutput builds the output of an attribution result, with
+// elapsed as the method's time.
+func newAttributeOutput(res *interp.AttributionResult, opts interp.AttributeOptions, elapsed time.Duration) *attributeOutput {
 	out := &attributeOutput{
 		Method:       res.Method,
 		CleanValue:   res.CleanValue,
@@ -320,41 +344,7 @@ func attribute(cmd *cobra.Command, a *app, m *transformer.Model, tasks []interp.
 	case interp.MethodIG:
 		out.Steps = opts.Steps
 	}
-	return out, nil
-}
-
-// comparePatching runs activation patching on the same tasks and sites and
-// adds the correlations, the patching top sites and its cost to out.
-func comparePatching(cmd *cobra.Command, a *app, m *transformer.Model, tasks []interp.Task, sites []string, out *attributeOutput) error {
-	// Patching sweeps only the four families; the others have no
-	// correlation.
-	sites = slices.DeleteFunc(slices.Clone(sites), func(s string) bool { return !slices.Contains(interp.AllSites, s) })
-	if len(sites) == 0 {
-		return fmt.Errorf("--compare needs at least one of the families that patching sweeps: %s", strings.Join(interp.AllSites, ", "))
-	}
-	progress := newSweepProgress(cmd.ErrOrStderr(), "patching")
-	opts := interp.PatchOptions{Sites: sites, Progress: progress.update}
-	start := time.Now()
-	var res *interp.PatchResult
-	var err error
-	if len(tasks) == 1 {
-		res, err = interp.ActivationPatching(m, tasks[0], opts)
-	} else {
-		res, err = interp.PatchDataset(m, tasks, opts)
-	}
-	progress.finish()
-	if err != nil {
-		return fmt.Errorf("--compare: %w", err)
-	}
-	elapsed := time.Since(start)
-	a.log.Debug("patching done", "tasks", len(tasks), "sites", strings.Join(sites, ","), "elapsed", elapsed)
-
-	attr := &interp.AttributionResult{Method: out.Method, CleanValue: out.CleanValue, CorruptValue: out.CorruptValue, Sites: out.Sites}
-	out.Correlation = interp.Correlation(attr, res)
-	out.Patching = res
-	out.Top.Patching = interp.TopSites(patchEffects(res), topSites)
-	out.Cost.Patching = &passCost{ForwardPasses: patchPasses(m, tasks, sites), Seconds: elapsed.Seconds()}
-	return nil
+	return out
 }
 
 // patchEffects returns a patching result's values as unnormalized effects
@@ -372,23 +362,6 @@ func patchEffects(res *interp.PatchResult) map[string][][]float64 {
 		}
 	}
 	return effects
-}
-
-// patchPasses returns the number of forward passes of activation patching:
-// per task a clean and a corrupted run and one patched run per site.
-func patchPasses(m *transformer.Model, tasks []interp.Task, sites []string) int {
-	passes := 0
-	for _, t := range tasks {
-		passes += 2
-		for _, s := range sites {
-			width := len(t.Clean)
-			if s == interp.SiteZ {
-				width = m.NHeads
-			}
-			passes += m.NLayers * width
-		}
-	}
-	return passes
 }
 
 // writeAttributeFiles writes the --csv and --png files. effects is nil

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/interp-go/interp/interp"
+	"github.com/interp-go/interp/transformer"
 )
 
 // patchFlags are the flags of `interp patch`.
@@ -78,48 +79,32 @@ func runPatch(cmd *cobra.Command, a *app, f *patchFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutputPaths(map[string]string{"csv": f.csvPath, "png": f.pngPath}); err != nil {
-		return err
-	}
-	specs, source, err := f.task.specs(cmd)
+	t, err := openTasks(cmd, a, &f.task, map[string]string{"csv": f.csvPath, "png": f.pngPath})
 	if err != nil {
 		return err
 	}
-
-	m, release, err := a.openModel()
-	if err != nil {
-		return err
-	}
-	defer release()
-
-	tasks, err := f.task.build(m, specs, source, a.modelPath == "")
-	if err != nil {
-		return err
-	}
+	defer t.release()
 
 	progress := newSweepProgress(cmd.ErrOrStderr(), "patching")
 	opts := interp.PatchOptions{Sites: sites, Progress: progress.update}
 	start := time.Now()
 	var res *interp.PatchResult
-	if len(tasks) == 1 {
-		res, err = interp.ActivationPatching(m, tasks[0], opts)
+	if len(t.tasks) == 1 {
+		res, err = interp.ActivationPatching(t.model, t.tasks[0], opts)
 	} else {
-		res, err = interp.PatchDataset(m, tasks, opts)
+		res, err = interp.PatchDataset(t.model, t.tasks, opts)
 	}
 	progress.finish()
 	if err != nil {
 		return err
 	}
-	a.log.Debug("patching done", "tasks", len(tasks), "sites", strings.Join(sites, ","), "elapsed", time.Since(start))
+	a.log.Debug("patching done", "tasks", len(t.tasks), "sites", strings.Join(sites, ","), "elapsed", time.Since(start))
 
 	run := &patchRun{
-		siteMap: siteMap{title: "activation patching", model: a.modelName(), sites: sites, values: res.Sites},
+		siteMap: siteMap{title: "activation patching", model: a.modelName(), sites: sites, values: res.Sites, labels: t.labels},
 		result:  res,
 	}
-	if run.labels, err = positionLabels(m.Tokenizer, tasks); err != nil {
-		return err
-	}
-	if run.describe, err = source.describe(m.Tokenizer, tasks); err != nil {
+	if run.describe, err = t.describe(); err != nil {
 		return err
 	}
 
@@ -137,6 +122,52 @@ func runPatch(cmd *cobra.Command, a *app, f *patchFlags) error {
 		return writeJSON(cmd.OutOrStdout(), res)
 	}
 	return printPatchTables(cmd.OutOrStdout(), run)
+}
+
+// openedTasks is the model and the tasks that patch and attribute run on.
+type openedTasks struct {
+	model  *transformer.Model
+	tasks  []interp.Task
+	source taskSource
+	// labels are the tokens of the longest clean prompt, which label the
+	// positions of the outputs.
+	labels  []string
+	release func()
+}
+
+// openTasks checks the output paths (by flag name) and the task flags,
+// then opens the model and builds the tasks. The caller must call release
+// when err is nil.
+func openTasks(cmd *cobra.Command, a *app, f *taskFlags, outputPaths map[string]string) (*openedTasks, error) {
+	if err := checkOutputPaths(outputPaths); err != nil {
+		return nil, err
+	}
+	specs, source, err := f.specs(cmd)
+	if err != nil {
+		return nil, err
+	}
+
+	m, release, err := a.openModel()
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := f.build(m, specs, source, a.modelPath == "")
+	if err != nil {
+		release()
+		return nil, err
+	}
+	labels, err := positionLabels(m.Tokenizer, tasks)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return &openedTasks{model: m, tasks: tasks, source: source, labels: labels, release: release}, nil
+}
+
+// describe returns the human header lines that name the task or the
+// dataset.
+func (t *openedTasks) describe() ([]string, error) {
+	return t.source.describe(t.model.Tokenizer, t.tasks)
 }
 
 // checkSites validates --sites against the valid families and removes
