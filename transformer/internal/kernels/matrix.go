@@ -80,9 +80,9 @@ const tileRows = 64
 // type's 8-bit activation format (Q8_0, Q8_1 or Q8_K) and sums integer
 // products block by block, with the float32 steps of ggml's portable
 // reference code (see quantdot.go). For F16 and BF16 weights it rounds x
-// to F16 or BF16 values and multiplies them by the decoded weights with
-// sgemm, whose float32 order of summation differs from ggml's. F32
-// weights always get float32 activations.
+// to F16 or BF16 values and multiplies them by the exactly widened weights
+// in float32, in an order of summation that differs from ggml's (see
+// matMulHalfAsm). F32 weights always get float32 activations.
 func MatMul(dst, x []float32, m int, w *Matrix) {
 	_, quantized := quantKernels[w.Type]
 	switch {
@@ -91,7 +91,7 @@ func MatMul(dst, x []float32, m int, w *Matrix) {
 	case w.FloatActivations || m == 0:
 		matMulDecoded(dst, x, m, w)
 	case w.Type == gguf.TypeF16 || w.Type == gguf.TypeBF16:
-		matMulDecoded(dst, roundActivations(w.Type, x[:m*w.Cols]), m, w)
+		matMulDecoded(dst, roundHalfActivations(w.Type, x[:m*w.Cols]), m, w)
 	case quantized:
 		matMulQuantized(dst, x, m, w)
 	default:
@@ -111,9 +111,14 @@ func MatMulFloat(dst, x []float32, m int, w *Matrix) {
 	matMulDecoded(dst, x, m, w)
 }
 
-// matMulDecoded computes dst = x · wᵀ in float32, decoding tileRows rows of
-// w at a time and multiplying each tile with sgemm.
+// matMulDecoded computes dst = x · wᵀ in float32. F16 and BF16 weights go
+// to the assembly kernels of matMulHalfAsm where the CPU has them. Other
+// types, and F16 and BF16 elsewhere, are decoded tileRows rows at a time,
+// and each tile is multiplied with gonum's sgemm.
 func matMulDecoded(dst, x []float32, m int, w *Matrix) {
+	if matMulHalfAsm(dst, x, m, w) {
+		return
+	}
 	n, k := w.Rows, w.Cols
 	if m == 0 || n == 0 {
 		return

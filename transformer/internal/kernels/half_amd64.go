@@ -1,0 +1,306 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import (
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+
+	"github.com/interp-go/interp/gguf"
+)
+
+// useHalfAsm selects the AVX2, FMA and F16C kernels of half_amd64.s for
+// products with F16 and BF16 weights, and useHalfAVX512 their AVX-512
+// variants (AVX512F for the arithmetic, AVX512BW for the BF16 widening).
+// Tests turn them off to compare the paths.
+var (
+	useHalfAsm    = cpu.X86.HasAVX2 && cpu.X86.HasFMA && hasF16C()
+	useHalfAVX512 = useHalfAsm && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
+)
+
+// halfToFloat32F16 and halfToFloat32BF16 widen 8·n8 weights at src to
+// floats at dst. The AVX512 variants widen 16·n16 weights.
+//
+//go:noescape
+func halfToFloat32F16(n8 int, src *uint16, dst *float32)
+
+//go:noescape
+func halfToFloat32BF16(n8 int, src *uint16, dst *float32)
+
+//go:noescape
+func halfToFloat32F16AVX512(n16 int, src *uint16, dst *float32)
+
+//go:noescape
+func halfToFloat32BF16AVX512(n16 int, src *uint16, dst *float32)
+
+// hdot4F16 sets dst[r] = Σ_{c<8·k8} x[c]·w[r·ldw + c] for r = 0 … 3, where
+// w holds F16 weights. hdot4BF16 does the same for BF16 weights, and the
+// AVX512 variants sum over 16·k16 columns.
+//
+//go:noescape
+func hdot4F16(k8 int, x *float32, w *uint16, ldw int, dst *float32)
+
+//go:noescape
+func hdot4BF16(k8 int, x *float32, w *uint16, ldw int, dst *float32)
+
+//go:noescape
+func hdot4F16AVX512(k16 int, x *float32, w *uint16, ldw int, dst *float32)
+
+//go:noescape
+func hdot4BF16AVX512(k16 int, x *float32, w *uint16, ldw int, dst *float32)
+
+// roundToF16 sets dst[i] to src[i] rounded to the nearest F16 value, ties
+// to even, for i < 8·n8.
+//
+//go:noescape
+func roundToF16(n8 int, src, dst *float32)
+
+// roundHalfActivations returns x rounded as roundActivations rounds it for
+// F16 or BF16 weights t, with VCVTPS2PH for F16 where the CPU has F16C.
+// Both round to nearest with ties to even, subnormals and overflow to
+// infinity included. A NaN stays NaN, though its payload may differ from
+// roundActivations'.
+func roundHalfActivations(t gguf.Type, x []float32) []float32 {
+	if !useHalfAsm || t != gguf.TypeF16 {
+		return roundActivations(t, x)
+	}
+	out := make([]float32, len(x))
+	n8 := len(x) / 8
+	if n8 > 0 {
+		roundToF16(n8, &x[0], &out[0])
+	}
+	for i := 8 * n8; i < len(x); i++ {
+		out[i] = gguf.F16ToFloat32(gguf.Float32ToF16(x[i]))
+	}
+	return out
+}
+
+// halfDotMaxRows is the largest m for which matMulHalfAsm takes dot
+// products of whole rows, as sgemvAsm does for F32 weights, instead of
+// widening blocks of weight rows for the packed product.
+const halfDotMaxRows = 8
+
+// halfTileFloats bounds the weights that the packed product widens
+// before one call of sgemmPacked, 16 MiB of float32. Every call packs all
+// of x again, so the bound is large enough to widen each matrix of GPT-2
+// small (768×3072 at most) in one tile.
+const halfTileFloats = 1 << 22
+
+// halfScratch is the widened tile of the packed product.
+type halfScratch struct{ data []float32 }
+
+var halfScratchPool = sync.Pool{New: func() any { return new(halfScratch) }}
+
+// matMulHalfAsm computes dst = x · wᵀ for F16 or BF16 w with the assembly
+// kernels and returns true, or returns false where they do not apply.
+// Every weight is widened exactly to float32, and the products are summed
+// in float32 with FMA, in an order that is not ggml's. The dot products of
+// few rows keep sixteen or thirty-two partial sums per output, in two sets
+// of 8 or 16 columns, and add them pairwise at the end. The columns after
+// the last whole group of 8 or 16 are then added one by one. The packed
+// product sums in sgemmPacked's order.
+func matMulHalfAsm(dst, x []float32, m int, w *Matrix) bool {
+	if !useHalfAsm || w.Type != gguf.TypeF16 && w.Type != gguf.TypeBF16 {
+		return false
+	}
+	n, k := w.Rows, w.Cols
+	if m == 0 || n == 0 {
+		return true
+	}
+	_ = dst[m*n-1]
+	if k == 0 {
+		clear(dst[:m*n])
+		return true
+	}
+	_ = x[m*k-1]
+
+	if m <= halfDotMaxRows {
+		halfDotRows(dst, x, m, w)
+	} else {
+		halfPacked(dst, x, m, w)
+	}
+	return true
+}
+
+// halfWords returns the raw weights of w as 16-bit words. GGUF stores
+// them little-endian, the byte order of amd64.
+func halfWords(w *Matrix) []uint16 {
+	return unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(w.Raw))), len(w.Raw)/2)
+}
+
+// widenHalf sets dst[i] to the float32 value of the F16 or BF16 weight
+// src[i]. The assembly widens whole groups of 8 (16 with AVX-512) and the
+// loop at the end the rest.
+func widenHalf(dst []float32, src []uint16, t gguf.Type) {
+	n := len(src)
+	if n == 0 {
+		return
+	}
+	_ = dst[n-1]
+	done := 0
+	switch {
+	case useHalfAVX512 && n >= 16:
+		done = n / 16 * 16
+		if t == gguf.TypeF16 {
+			halfToFloat32F16AVX512(n/16, &src[0], &dst[0])
+		} else {
+			halfToFloat32BF16AVX512(n/16, &src[0], &dst[0])
+		}
+	case n >= 8:
+		done = n / 8 * 8
+		if t == gguf.TypeF16 {
+			halfToFloat32F16(n/8, &src[0], &dst[0])
+		} else {
+			halfToFloat32BF16(n/8, &src[0], &dst[0])
+		}
+	}
+	for i := done; i < n; i++ {
+		dst[i] = halfToFloat32(src[i], t)
+	}
+}
+
+// halfToFloat32 returns the value of one F16 or BF16 weight.
+func halfToFloat32(v uint16, t gguf.Type) float32 {
+	if t == gguf.TypeF16 {
+		return gguf.F16ToFloat32(v)
+	}
+	return gguf.BF16ToFloat32(v)
+}
+
+// halfDot4 sets out[r] to the dot product of x (k floats) with the weight
+// row at w[r·ldw:], for r = 0 … 3. With ldw = 0 all four are the dot
+// product with one row.
+func halfDot4(out *[4]float32, x []float32, w []uint16, ldw int, t gguf.Type) {
+	k := len(x)
+	_ = w[3*ldw+k-1]
+	done := 0
+	switch {
+	case useHalfAVX512 && k >= 16:
+		done = k / 16 * 16
+		if t == gguf.TypeF16 {
+			hdot4F16AVX512(k/16, &x[0], &w[0], ldw, &out[0])
+		} else {
+			hdot4BF16AVX512(k/16, &x[0], &w[0], ldw, &out[0])
+		}
+	case k >= 8:
+		done = k / 8 * 8
+		if t == gguf.TypeF16 {
+			hdot4F16(k/8, &x[0], &w[0], ldw, &out[0])
+		} else {
+			hdot4BF16(k/8, &x[0], &w[0], ldw, &out[0])
+		}
+	default:
+		*out = [4]float32{}
+	}
+	for c := done; c < k; c++ {
+		for r := range 4 {
+			out[r] += x[c] * halfToFloat32(w[r*ldw+c], t)
+		}
+	}
+}
+
+// halfDotRows computes dst = x·wᵀ for a few rows of x as dot products,
+// four rows of w at a time, on up to GOMAXPROCS goroutines that take
+// blocks of rows of w in turn. A single row of x reads the weights
+// straight from w. Several rows share one widening of four weight rows
+// into a buffer and take their dot products with sdot4.
+func halfDotRows(dst, x []float32, m int, w *Matrix) {
+	n, k := w.Rows, w.Cols
+	words := halfWords(w)
+	const blockRows = 64
+	blocks := (n + blockRows - 1) / blockRows
+	halfWorkers(blocks, 2*m*k*n, func() func(block int) {
+		var rows []float32
+		if m > 1 {
+			rows = make([]float32, 4*k)
+		}
+		return func(block int) {
+			lo := block * blockRows
+			hi := min(n, lo+blockRows)
+			var out [4]float32
+			j := lo
+			for ; j+4 <= hi; j += 4 {
+				halfDotRowGroup(dst, x, m, n, k, words[j*k:], k, w.Type, rows, j, &out)
+			}
+			// The last rows one at a time, through ldw = 0.
+			for ; j < hi; j++ {
+				halfDotRowGroup(dst, x, m, n, k, words[j*k:], 0, w.Type, rows, j, &out)
+			}
+		}
+	})
+}
+
+// halfDotRowGroup sets dst[i, j … j+3] for every row i of x to the dot
+// products with the four weight rows at w, ldw words apart (with ldw = 0
+// only dst[i, j], the product with one row). rows is a buffer of 4·k
+// floats when m > 1.
+func halfDotRowGroup(dst, x []float32, m, n, k int, w []uint16, ldw int, t gguf.Type, rows []float32, j int, out *[4]float32) {
+	width := 4
+	if ldw == 0 {
+		width = 1
+	}
+	if m == 1 {
+		halfDot4(out, x[:k], w, ldw, t)
+		copy(dst[j:j+width], out[:width])
+		return
+	}
+	widenHalf(rows[:width*k], w[:width*k], t)
+	for i := range m {
+		sdot4(k, &x[i*k], &rows[0], ldw, &out[0])
+		copy(dst[i*n+j:i*n+j+width], out[:width])
+	}
+}
+
+// halfPacked computes dst = x·wᵀ for many rows of x. It widens tiles of
+// up to halfTileFloats weights, split among the goroutines, into one
+// buffer and multiplies each tile with sgemmPacked.
+func halfPacked(dst, x []float32, m int, w *Matrix) {
+	n, k := w.Rows, w.Cols
+	words := halfWords(w)
+	// Tiles of equal size, a multiple of sgemmNR rows where there are
+	// several, so that the last tile is not a thin one.
+	tiles := (n*k + halfTileFloats - 1) / halfTileFloats
+	tileRows := n
+	if tiles > 1 {
+		tileRows = ((n+tiles-1)/tiles + sgemmNR - 1) / sgemmNR * sgemmNR
+	}
+
+	scratch := halfScratchPool.Get().(*halfScratch)
+	defer halfScratchPool.Put(scratch)
+	tile := growFloats(&scratch.data, tileRows*k)
+
+	// Goroutines widen slices of this many rows of a tile.
+	const widenRows = 16
+	for lo := 0; lo < n; lo += tileRows {
+		hi := min(n, lo+tileRows)
+		slices := (hi - lo + widenRows - 1) / widenRows
+		halfWorkers(slices, (hi-lo)*k*minFlopsPerWidenedWeight, func() func(s int) {
+			return func(s int) {
+				first := lo + s*widenRows
+				last := min(hi, first+widenRows)
+				widenHalf(tile[(first-lo)*k:(last-lo)*k], words[first*k:last*k], w.Type)
+			}
+		})
+		sgemmPacked(dst[lo:], n, x, k, tile, k, true, m, k, hi-lo)
+	}
+}
+
+// minFlopsPerWidenedWeight counts the widening of one weight as this many
+// flops when halfWorkers weighs whether to start goroutines.
+const minFlopsPerWidenedWeight = 2
+
+// halfWorkers runs items [0, n) on up to GOMAXPROCS goroutines as
+// parallelWorkers does, but on the calling goroutine alone when the work,
+// in flops, is too small to pay for starting others.
+func halfWorkers(n, flops int, newWorker func() func(item int)) {
+	if flops < minFlopsPerWorker {
+		process := newWorker()
+		for i := range n {
+			process(i)
+		}
+		return
+	}
+	parallelWorkers(n, newWorker)
+}

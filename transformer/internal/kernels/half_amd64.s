@@ -1,0 +1,414 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Conversions of F16 and BF16 weights to float32. VCVTPH2PS (F16C) widens
+// eight F16 values to floats, or sixteen with AVX-512. A BF16 value is the
+// upper half of a float32, so VPMOVZXWD and a left shift by 16 widen it.
+
+// func halfToFloat32F16(n8 int, src *uint16, dst *float32)
+TEXT ·halfToFloat32F16(SB), NOSPLIT, $0-24
+	MOVQ  n8+0(FP), CX
+	MOVQ  src+8(FP), SI
+	MOVQ  dst+16(FP), DI
+	TESTQ CX, CX
+	JZ    f16_done
+	MOVQ  CX, BX
+	SHRQ  $2, BX
+	JZ    f16_tail
+
+f16_loop4:
+	VCVTPH2PS (SI), Y0
+	VCVTPH2PS 16(SI), Y1
+	VCVTPH2PS 32(SI), Y2
+	VCVTPH2PS 48(SI), Y3
+	VMOVUPS   Y0, (DI)
+	VMOVUPS   Y1, 32(DI)
+	VMOVUPS   Y2, 64(DI)
+	VMOVUPS   Y3, 96(DI)
+	ADDQ      $64, SI
+	ADDQ      $128, DI
+	DECQ      BX
+	JNZ       f16_loop4
+
+f16_tail:
+	ANDQ $3, CX
+	JZ   f16_done
+
+f16_loop1:
+	VCVTPH2PS (SI), Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       f16_loop1
+
+f16_done:
+	VZEROUPPER
+	RET
+
+// func halfToFloat32BF16(n8 int, src *uint16, dst *float32)
+TEXT ·halfToFloat32BF16(SB), NOSPLIT, $0-24
+	MOVQ  n8+0(FP), CX
+	MOVQ  src+8(FP), SI
+	MOVQ  dst+16(FP), DI
+	TESTQ CX, CX
+	JZ    bf16_done
+
+bf16_loop:
+	VPMOVZXWD (SI), Y0
+	VPSLLD    $16, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       bf16_loop
+
+bf16_done:
+	VZEROUPPER
+	RET
+
+// func halfToFloat32F16AVX512(n16 int, src *uint16, dst *float32)
+TEXT ·halfToFloat32F16AVX512(SB), NOSPLIT, $0-24
+	MOVQ  n16+0(FP), CX
+	MOVQ  src+8(FP), SI
+	MOVQ  dst+16(FP), DI
+	TESTQ CX, CX
+	JZ    f16z_done
+	MOVQ  CX, BX
+	SHRQ  $1, BX
+	JZ    f16z_tail
+
+f16z_loop2:
+	VCVTPH2PS (SI), Z0
+	VCVTPH2PS 32(SI), Z1
+	VMOVUPS   Z0, (DI)
+	VMOVUPS   Z1, 64(DI)
+	ADDQ      $64, SI
+	ADDQ      $128, DI
+	DECQ      BX
+	JNZ       f16z_loop2
+
+f16z_tail:
+	TESTQ $1, CX
+	JZ    f16z_done
+	VCVTPH2PS (SI), Z0
+	VMOVUPS   Z0, (DI)
+
+f16z_done:
+	VZEROUPPER
+	RET
+
+// func halfToFloat32BF16AVX512(n16 int, src *uint16, dst *float32)
+TEXT ·halfToFloat32BF16AVX512(SB), NOSPLIT, $0-24
+	MOVQ  n16+0(FP), CX
+	MOVQ  src+8(FP), SI
+	MOVQ  dst+16(FP), DI
+	TESTQ CX, CX
+	JZ    bf16z_done
+
+bf16z_loop:
+	VPMOVZXWD (SI), Z0
+	VPSLLD    $16, Z0, Z0
+	VMOVUPS   Z0, (DI)
+	ADDQ      $32, SI
+	ADDQ      $64, DI
+	DECQ      CX
+	JNZ       bf16z_loop
+
+bf16z_done:
+	VZEROUPPER
+	RET
+
+// Widening of eight weights at addr into reg, F16 or BF16.
+#define CVT_F16(addr, reg) \
+	VCVTPH2PS addr, reg
+
+#define CVT_BF16(addr, reg) \
+	VPMOVZXWD addr, reg \
+	VPSLLD    $16, reg, reg
+
+// HDOT_REDUCE adds the two sets of sums Y0–Y3 and Y4–Y7 and stores the
+// four rows' totals at DX, as sdot4 does.
+#define HDOT_REDUCE \
+	VADDPS       Y4, Y0, Y0 \
+	VADDPS       Y5, Y1, Y1 \
+	VADDPS       Y6, Y2, Y2 \
+	VADDPS       Y7, Y3, Y3 \
+	VHADDPS      Y1, Y0, Y0 \
+	VHADDPS      Y3, Y2, Y2 \
+	VHADDPS      Y2, Y0, Y0 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS       X1, X0, X0 \
+	VMOVUPS      X0, (DX)   \
+	VZEROUPPER
+
+// HDOT_SETUP takes w in DI and its row stride in words in R8, points R9,
+// R10 and R11 at rows 1 to 3 and R12 at row 4, and clears the sums and
+// AX, the byte offset into every weight row.
+//
+// The loops prefetch rows 4 to 7, the next call's rows when the rows are
+// contiguous (ldw = k), so that the next four short streams are in the
+// cache when the hardware prefetcher would only be starting on them. When
+// row r+4 has advanced by 2·AX bytes, its 4·2·AX bytes that follow R12 are
+// requested, which covers the next four rows by the end of the loop.
+// Prefetches past the matrix do not fault.
+#define HDOT_SETUP \
+	SHLQ   $1, R8           \
+	LEAQ   (DI)(R8*4), R12  \
+	LEAQ   (DI)(R8*1), R9   \
+	LEAQ   (R9)(R8*1), R10  \
+	LEAQ   (R10)(R8*1), R11 \
+	VXORPS Y0, Y0, Y0       \
+	VXORPS Y1, Y1, Y1       \
+	VXORPS Y2, Y2, Y2       \
+	VXORPS Y3, Y3, Y3       \
+	VXORPS Y4, Y4, Y4       \
+	VXORPS Y5, Y5, Y5       \
+	VXORPS Y6, Y6, Y6       \
+	VXORPS Y7, Y7, Y7       \
+	XORQ   AX, AX
+
+// HDOT_STEP multiplies the eight floats of x in xr by eight weights of
+// each row at byte offset off and adds them to sums s0 to s3.
+#define HDOT_STEP(cvt, xr, off, s0, s1, s2, s3) \
+	cvt(off(DI)(AX*1), Y10)  \
+	cvt(off(R9)(AX*1), Y11)  \
+	cvt(off(R10)(AX*1), Y12) \
+	cvt(off(R11)(AX*1), Y13) \
+	VFMADD231PS Y10, xr, s0  \
+	VFMADD231PS Y11, xr, s1  \
+	VFMADD231PS Y12, xr, s2  \
+	VFMADD231PS Y13, xr, s3
+
+// func hdot4F16(k8 int, x *float32, w *uint16, ldw int, dst *float32)
+//
+// Sets dst[r] to the sum over c < 8·k8 of x[c]·w[r·ldw + c] for r = 0 … 3,
+// with the F16 weights widened on the fly. Y0–Y3 take columns 16i … 16i+7
+// and Y4–Y7 columns 16i+8 … 16i+15, so eight FMAs are in flight.
+TEXT ·hdot4F16(SB), NOSPLIT, $0-40
+	MOVQ k8+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DI
+	MOVQ ldw+24(FP), R8
+	MOVQ dst+32(FP), DX
+	HDOT_SETUP
+	MOVQ CX, BX
+	SHRQ $1, BX
+	JZ   hf16_tail
+
+hf16_loop:
+	PREFETCHT0 (R12)(AX*4)
+	PREFETCHT0 64(R12)(AX*4)
+	VMOVUPS (SI), Y8
+	VMOVUPS 32(SI), Y9
+	HDOT_STEP(CVT_F16, Y8, 0, Y0, Y1, Y2, Y3)
+	HDOT_STEP(CVT_F16, Y9, 16, Y4, Y5, Y6, Y7)
+	ADDQ    $64, SI
+	ADDQ    $32, AX
+	DECQ    BX
+	JNZ     hf16_loop
+
+hf16_tail:
+	TESTQ $1, CX
+	JZ    hf16_reduce
+	VMOVUPS (SI), Y8
+	HDOT_STEP(CVT_F16, Y8, 0, Y0, Y1, Y2, Y3)
+
+hf16_reduce:
+	HDOT_REDUCE
+	RET
+
+// func hdot4BF16(k8 int, x *float32, w *uint16, ldw int, dst *float32)
+//
+// hdot4F16 for BF16 weights.
+TEXT ·hdot4BF16(SB), NOSPLIT, $0-40
+	MOVQ k8+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DI
+	MOVQ ldw+24(FP), R8
+	MOVQ dst+32(FP), DX
+	HDOT_SETUP
+	MOVQ CX, BX
+	SHRQ $1, BX
+	JZ   hbf16_tail
+
+hbf16_loop:
+	PREFETCHT0 (R12)(AX*4)
+	PREFETCHT0 64(R12)(AX*4)
+	VMOVUPS (SI), Y8
+	VMOVUPS 32(SI), Y9
+	HDOT_STEP(CVT_BF16, Y8, 0, Y0, Y1, Y2, Y3)
+	HDOT_STEP(CVT_BF16, Y9, 16, Y4, Y5, Y6, Y7)
+	ADDQ    $64, SI
+	ADDQ    $32, AX
+	DECQ    BX
+	JNZ     hbf16_loop
+
+hbf16_tail:
+	TESTQ $1, CX
+	JZ    hbf16_reduce
+	VMOVUPS (SI), Y8
+	HDOT_STEP(CVT_BF16, Y8, 0, Y0, Y1, Y2, Y3)
+
+hbf16_reduce:
+	HDOT_REDUCE
+	RET
+
+// The AVX-512 dot products keep their sums in Z0–Z7 and fold each ZMM
+// register into its lower half before HDOT_REDUCE.
+#define CVTZ_F16(addr, reg) \
+	VCVTPH2PS addr, reg
+
+#define CVTZ_BF16(addr, reg) \
+	VPMOVZXWD addr, reg \
+	VPSLLD    $16, reg, reg
+
+#define HDOTZ_STEP(cvt, xr, off, s0, s1, s2, s3) \
+	cvt(off(DI)(AX*1), Z10)  \
+	cvt(off(R9)(AX*1), Z11)  \
+	cvt(off(R10)(AX*1), Z12) \
+	cvt(off(R11)(AX*1), Z13) \
+	VFMADD231PS Z10, xr, s0  \
+	VFMADD231PS Z11, xr, s1  \
+	VFMADD231PS Z12, xr, s2  \
+	VFMADD231PS Z13, xr, s3
+
+// HDOTZ_SETUP is HDOT_SETUP for the ZMM sums.
+#define HDOTZ_SETUP \
+	SHLQ   $1, R8           \
+	LEAQ   (DI)(R8*4), R12  \
+	LEAQ   (DI)(R8*1), R9   \
+	LEAQ   (R9)(R8*1), R10  \
+	LEAQ   (R10)(R8*1), R11 \
+	VPXORD Z0, Z0, Z0       \
+	VPXORD Z1, Z1, Z1       \
+	VPXORD Z2, Z2, Z2       \
+	VPXORD Z3, Z3, Z3       \
+	VPXORD Z4, Z4, Z4       \
+	VPXORD Z5, Z5, Z5       \
+	VPXORD Z6, Z6, Z6       \
+	VPXORD Z7, Z7, Z7       \
+	XORQ   AX, AX
+
+// HDOTZ_FOLD adds the upper 256 bits of Z0–Z7 to their lower halves.
+#define HDOTZ_FOLD \
+	VEXTRACTF64X4 $1, Z0, Y8 \
+	VADDPS        Y8, Y0, Y0 \
+	VEXTRACTF64X4 $1, Z1, Y8 \
+	VADDPS        Y8, Y1, Y1 \
+	VEXTRACTF64X4 $1, Z2, Y8 \
+	VADDPS        Y8, Y2, Y2 \
+	VEXTRACTF64X4 $1, Z3, Y8 \
+	VADDPS        Y8, Y3, Y3 \
+	VEXTRACTF64X4 $1, Z4, Y8 \
+	VADDPS        Y8, Y4, Y4 \
+	VEXTRACTF64X4 $1, Z5, Y8 \
+	VADDPS        Y8, Y5, Y5 \
+	VEXTRACTF64X4 $1, Z6, Y8 \
+	VADDPS        Y8, Y6, Y6 \
+	VEXTRACTF64X4 $1, Z7, Y8 \
+	VADDPS        Y8, Y7, Y7
+
+// func hdot4F16AVX512(k16 int, x *float32, w *uint16, ldw int, dst *float32)
+//
+// hdot4F16 over 16·k16 columns, sixteen at a time.
+TEXT ·hdot4F16AVX512(SB), NOSPLIT, $0-40
+	MOVQ k16+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DI
+	MOVQ ldw+24(FP), R8
+	MOVQ dst+32(FP), DX
+	HDOTZ_SETUP
+	MOVQ CX, BX
+	SHRQ $1, BX
+	JZ   hf16z_tail
+
+hf16z_loop:
+	PREFETCHT0 (R12)(AX*4)
+	PREFETCHT0 64(R12)(AX*4)
+	PREFETCHT0 128(R12)(AX*4)
+	PREFETCHT0 192(R12)(AX*4)
+	VMOVUPS (SI), Z8
+	VMOVUPS 64(SI), Z9
+	HDOTZ_STEP(CVTZ_F16, Z8, 0, Z0, Z1, Z2, Z3)
+	HDOTZ_STEP(CVTZ_F16, Z9, 32, Z4, Z5, Z6, Z7)
+	ADDQ    $128, SI
+	ADDQ    $64, AX
+	DECQ    BX
+	JNZ     hf16z_loop
+
+hf16z_tail:
+	TESTQ $1, CX
+	JZ    hf16z_reduce
+	VMOVUPS (SI), Z8
+	HDOTZ_STEP(CVTZ_F16, Z8, 0, Z0, Z1, Z2, Z3)
+
+hf16z_reduce:
+	HDOTZ_FOLD
+	HDOT_REDUCE
+	RET
+
+// func hdot4BF16AVX512(k16 int, x *float32, w *uint16, ldw int, dst *float32)
+//
+// hdot4F16AVX512 for BF16 weights.
+TEXT ·hdot4BF16AVX512(SB), NOSPLIT, $0-40
+	MOVQ k16+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DI
+	MOVQ ldw+24(FP), R8
+	MOVQ dst+32(FP), DX
+	HDOTZ_SETUP
+	MOVQ CX, BX
+	SHRQ $1, BX
+	JZ   hbf16z_tail
+
+hbf16z_loop:
+	PREFETCHT0 (R12)(AX*4)
+	PREFETCHT0 64(R12)(AX*4)
+	PREFETCHT0 128(R12)(AX*4)
+	PREFETCHT0 192(R12)(AX*4)
+	VMOVUPS (SI), Z8
+	VMOVUPS 64(SI), Z9
+	HDOTZ_STEP(CVTZ_BF16, Z8, 0, Z0, Z1, Z2, Z3)
+	HDOTZ_STEP(CVTZ_BF16, Z9, 32, Z4, Z5, Z6, Z7)
+	ADDQ    $128, SI
+	ADDQ    $64, AX
+	DECQ    BX
+	JNZ     hbf16z_loop
+
+hbf16z_tail:
+	TESTQ $1, CX
+	JZ    hbf16z_reduce
+	VMOVUPS (SI), Z8
+	HDOTZ_STEP(CVTZ_BF16, Z8, 0, Z0, Z1, Z2, Z3)
+
+hbf16z_reduce:
+	HDOTZ_FOLD
+	HDOT_REDUCE
+	RET
+
+// func roundToF16(n8 int, src, dst *float32)
+//
+// Rounds 8·n8 floats to F16 values, to nearest with ties to even
+// (VCVTPS2PH with rounding control 0), and widens them back.
+TEXT ·roundToF16(SB), NOSPLIT, $0-24
+	MOVQ  n8+0(FP), CX
+	MOVQ  src+8(FP), SI
+	MOVQ  dst+16(FP), DI
+	TESTQ CX, CX
+	JZ    round_done
+
+round_loop:
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, X1
+	VCVTPH2PS X1, Y1
+	VMOVUPS   Y1, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       round_loop
+
+round_done:
+	VZEROUPPER
+	RET
