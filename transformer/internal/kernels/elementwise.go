@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"math"
-	"runtime"
 	"sync"
 
 	"github.com/interp-go/interp/gguf"
@@ -73,49 +72,26 @@ func Affine(out, x, weight, bias []float32) {
 }
 
 // GELU sets out[i] to the tanh approximation of GELU of x[i], as GPT-2
-// defines it: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+// defines it: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). It computes in
+// float64 and rounds once to float32, so the result is within about 1e-11
+// relative of the exact function before that rounding; GELU(−Inf) is NaN,
+// as the formula gives.
 func GELU(out, x []float32) {
-	parallelChunks(len(x), func(lo, hi int) {
-		const c = 0.7978845608028654 // √(2/π)
-		for i := lo; i < hi; i++ {
-			f := float64(x[i])
-			out[i] = float32(0.5 * f * (1 + math.Tanh(c*(f+0.044715*f*f*f))))
-		}
-	})
-}
-
-// SiLU sets out[i] = x[i]·sigmoid(x[i]).
-func SiLU(out, x []float32) {
-	parallelChunks(len(x), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			f := float64(x[i])
-			out[i] = float32(f / (1 + math.Exp(-f)))
-		}
-	})
-}
-
-// minElementsPerWorker keeps goroutine start-up from dominating small
-// elementwise loops, such as one decoding step's.
-const minElementsPerWorker = 1 << 14
-
-// parallelChunks calls fn on contiguous chunks of [0, n), on up to
-// GOMAXPROCS goroutines when n is large enough to pay for them.
-func parallelChunks(n int, fn func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/minElementsPerWorker)
-	if workers <= 1 {
-		fn(0, n)
+	if useActivationAsm {
+		parallelChunks(out, x, geluAsm)
 		return
 	}
-	chunk := (n + workers - 1) / workers
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, min(n, lo+chunk))
+	parallelChunks(out, x, geluGo)
+}
+
+// SiLU sets out[i] = x[i]·sigmoid(x[i]), computed as x/(1 + exp(−x)) in
+// float64; SiLU(−Inf) is NaN, as that formula gives.
+func SiLU(out, x []float32) {
+	if useActivationAsm {
+		parallelChunks(out, x, siluAsm)
+		return
 	}
-	wg.Wait()
+	parallelChunks(out, x, siluGo)
 }
 
 // Mul sets dst[i] *= src[i] for every i.
@@ -138,10 +114,10 @@ func Softmax(x []float32) {
 		return
 	}
 	var sum float64
-	for i, v := range x {
-		e := math.Exp(float64(v - maxv))
-		x[i] = float32(e)
-		sum += e
+	if useActivationAsm {
+		sum = expShiftSumAsm(x, maxv)
+	} else {
+		sum = expShiftSumGo(x, maxv)
 	}
 	inv := float32(1 / sum)
 	for i := range x {

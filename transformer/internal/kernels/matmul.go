@@ -7,7 +7,6 @@ package kernels
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -81,41 +80,4 @@ func Add(dst, src []float32) {
 	for i := range dst {
 		dst[i] += src[i]
 	}
-}
-
-// ParallelFor calls fn(i) for i in [0, n) on up to GOMAXPROCS goroutines.
-func ParallelFor(n int, fn func(i int)) {
-	parallelWorkers(n, func() func(i int) { return fn })
-}
-
-// parallelWorkers processes items [0, n) on up to GOMAXPROCS goroutines
-// that take the next unprocessed item in turn. newWorker runs once in each
-// goroutine and returns its function for one item, so a worker can keep
-// buffers of its own across items.
-func parallelWorkers(n int, newWorker func() func(item int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		process := newWorker()
-		for i := range n {
-			process(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			process := newWorker()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				process(i)
-			}
-		}()
-	}
-	wg.Wait()
 }

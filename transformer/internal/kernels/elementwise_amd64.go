@@ -1,0 +1,80 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
+
+// useActivationAsm selects the AVX2 and FMA kernels of
+// elementwise_amd64.s for GELU, SiLU and the exponentials of Softmax.
+// Tests turn it off to compare with the portable Go code, which takes the
+// same steps.
+var useActivationAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// geluAVX2 is geluGo on n floats, n a multiple of 4.
+//
+//go:noescape
+func geluAVX2(out, x *float32, n int)
+
+// siluAVX2 is siluGo on n floats, n a multiple of 4.
+//
+//go:noescape
+func siluAVX2(out, x *float32, n int)
+
+// expShiftSumAVX2 is expShiftSumGo on n floats, n a multiple of 4.
+//
+//go:noescape
+func expShiftSumAVX2(x *float32, n int, shift float32) float64
+
+// geluAsm is geluGo with the AVX2 kernel. The last len(x) mod 4 floats go
+// through the kernel in a zero-padded buffer.
+func geluAsm(out, x []float32) {
+	out = out[:len(x)]
+	n := len(x) &^ 3
+	if n > 0 {
+		geluAVX2(&out[0], &x[0], n)
+	}
+	if n < len(x) {
+		var tail [4]float32
+		copy(tail[:], x[n:])
+		geluAVX2(&tail[0], &tail[0], 4)
+		copy(out[n:], tail[:])
+	}
+}
+
+// siluAsm is siluGo with the AVX2 kernel, padded as geluAsm is.
+func siluAsm(out, x []float32) {
+	out = out[:len(x)]
+	n := len(x) &^ 3
+	if n > 0 {
+		siluAVX2(&out[0], &x[0], n)
+	}
+	if n < len(x) {
+		var tail [4]float32
+		copy(tail[:], x[n:])
+		siluAVX2(&tail[0], &tail[0], 4)
+		copy(out[n:], tail[:])
+	}
+}
+
+// expShiftSumAsm is expShiftSumGo with the AVX2 kernel. The last
+// len(x) mod 4 floats go through it in a buffer padded with −Inf, whose
+// exponentials are exactly 0.
+func expShiftSumAsm(x []float32, shift float32) float64 {
+	n := len(x) &^ 3
+	var sum float64
+	if n > 0 {
+		sum = expShiftSumAVX2(&x[0], n, shift)
+	}
+	if n < len(x) {
+		negInf := float32(math.Inf(-1))
+		tail := [4]float32{negInf, negInf, negInf, negInf}
+		copy(tail[:], x[n:])
+		sum += expShiftSumAVX2(&tail[0], 4, shift)
+		copy(x[n:], tail[:])
+	}
+	return sum
+}
