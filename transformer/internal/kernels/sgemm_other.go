@@ -2,9 +2,12 @@
 
 package kernels
 
-// useSgemmAsm is false where there are no assembly kernels, so MatMulT
-// always takes the portable path.
-var useSgemmAsm = false
+// useSgemmAsm and useSgemmAVX512 are false where there are no assembly
+// kernels, so MatMulT always takes the portable path.
+var (
+	useSgemmAsm    = false
+	useSgemmAVX512 = false
+)
 
 // sgemmAsm is never called without assembly kernels.
 func sgemmAsm(dst, x, w []float32, m, k, n int) {
