@@ -51,6 +51,16 @@ func hdot4F16AVX512(k16 int, x *float32, w *uint16, ldw int, dst *float32)
 //go:noescape
 func hdot4BF16AVX512(k16 int, x *float32, w *uint16, ldw int, dst *float32)
 
+// hdot4x2F16 sets dst[4i + r] = Σ_{c<8·k8} x[i·ldx + c]·w[r·ldw + c] for
+// the rows i = 0, 1 of x and r = 0 … 3 of F16 weights w, and hdot4x2BF16
+// does the same for BF16 weights.
+//
+//go:noescape
+func hdot4x2F16(k8 int, x *float32, ldx int, w *uint16, ldw int, dst *float32)
+
+//go:noescape
+func hdot4x2BF16(k8 int, x *float32, ldx int, w *uint16, ldw int, dst *float32)
+
 // roundToF16 sets dst[i] to src[i] rounded to the nearest F16 value, ties
 // to even, for i < 8·n8.
 //
@@ -97,9 +107,9 @@ var halfScratchPool = sync.Pool{New: func() any { return new(halfScratch) }}
 // kernels and returns true, or returns false where they do not apply.
 // Every weight is widened exactly to float32, and the products are summed
 // in float32 with FMA, in an order that is not ggml's. The dot products of
-// few rows keep sixteen or thirty-two partial sums per output, in two sets
-// of 8 or 16 columns, and add them pairwise at the end. The columns after
-// the last whole group of 8 or 16 are then added one by one. The packed
+// few rows keep 8 to 32 partial sums per output, in one or two sets of 8
+// or 16 columns, and add them pairwise at the end. The columns after the
+// last whole group of 8 or 16 are then added one by one. The packed
 // product sums in sgemmPacked's order.
 func matMulHalfAsm(dst, x []float32, m int, w *Matrix) bool {
 	if !useHalfAsm || w.Type != gguf.TypeF16 && w.Type != gguf.TypeBF16 {
@@ -203,53 +213,69 @@ func halfDot4(out *[4]float32, x []float32, w []uint16, ldw int, t gguf.Type) {
 
 // halfDotRows computes dst = x·wᵀ for a few rows of x as dot products,
 // four rows of w at a time, on up to GOMAXPROCS goroutines that take
-// blocks of rows of w in turn. A single row of x reads the weights
-// straight from w. Several rows share one widening of four weight rows
-// into a buffer and take their dot products with sdot4.
+// blocks of rows of w in turn. The kernels read the weights straight from
+// w, and pairs of rows of x share each widened weight.
 func halfDotRows(dst, x []float32, m int, w *Matrix) {
 	n, k := w.Rows, w.Cols
 	words := halfWords(w)
 	const blockRows = 64
 	blocks := (n + blockRows - 1) / blockRows
 	halfWorkers(blocks, 2*m*k*n, func() func(block int) {
-		var rows []float32
-		if m > 1 {
-			rows = make([]float32, 4*k)
-		}
 		return func(block int) {
 			lo := block * blockRows
 			hi := min(n, lo+blockRows)
-			var out [4]float32
 			j := lo
 			for ; j+4 <= hi; j += 4 {
-				halfDotRowGroup(dst, x, m, n, k, words[j*k:], k, w.Type, rows, j, &out)
+				halfDotRowGroup(dst, x, m, n, k, words[j*k:], k, w.Type, j)
 			}
 			// The last rows one at a time, through ldw = 0.
 			for ; j < hi; j++ {
-				halfDotRowGroup(dst, x, m, n, k, words[j*k:], 0, w.Type, rows, j, &out)
+				halfDotRowGroup(dst, x, m, n, k, words[j*k:], 0, w.Type, j)
 			}
 		}
 	})
 }
 
 // halfDotRowGroup sets dst[i, j … j+3] for every row i of x to the dot
-// products with the four weight rows at w, ldw words apart (with ldw = 0
-// only dst[i, j], the product with one row). rows is a buffer of 4·k
-// floats when m > 1.
-func halfDotRowGroup(dst, x []float32, m, n, k int, w []uint16, ldw int, t gguf.Type, rows []float32, j int, out *[4]float32) {
+// products with the four weight rows at w, ldw words apart. With ldw = 0
+// it sets only dst[i, j], the product with one row.
+func halfDotRowGroup(dst, x []float32, m, n, k int, w []uint16, ldw int, t gguf.Type, j int) {
 	width := 4
 	if ldw == 0 {
 		width = 1
 	}
-	if m == 1 {
-		halfDot4(out, x[:k], w, ldw, t)
-		copy(dst[j:j+width], out[:width])
-		return
-	}
-	widenHalf(rows[:width*k], w[:width*k], t)
-	for i := range m {
-		sdot4(k, &x[i*k], &rows[0], ldw, &out[0])
+	var out [8]float32
+	i := 0
+	for ; i+2 <= m; i += 2 {
+		halfDot4x2((*[8]float32)(&out), x[i*k:(i+2)*k], w, ldw, t)
 		copy(dst[i*n+j:i*n+j+width], out[:width])
+		copy(dst[(i+1)*n+j:(i+1)*n+j+width], out[4:4+width])
+	}
+	if i < m {
+		halfDot4((*[4]float32)(out[:4]), x[i*k:(i+1)*k], w, ldw, t)
+		copy(dst[i*n+j:i*n+j+width], out[:width])
+	}
+}
+
+// halfDot4x2 is halfDot4 for two rows of x, which is [2, k]. out[4i + r]
+// is the dot product of row i with weight row r.
+func halfDot4x2(out *[8]float32, x []float32, w []uint16, ldw int, t gguf.Type) {
+	k := len(x) / 2
+	_ = w[3*ldw+k-1]
+	k8 := k / 8
+	if k8 == 0 {
+		*out = [8]float32{}
+	} else if t == gguf.TypeF16 {
+		hdot4x2F16(k8, &x[0], k, &w[0], ldw, &out[0])
+	} else {
+		hdot4x2BF16(k8, &x[0], k, &w[0], ldw, &out[0])
+	}
+	for c := 8 * k8; c < k; c++ {
+		for r := range 4 {
+			v := halfToFloat32(w[r*ldw+c], t)
+			out[r] += x[c] * v
+			out[4+r] += x[k+c] * v
+		}
 	}
 }
 

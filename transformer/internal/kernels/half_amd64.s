@@ -148,11 +148,10 @@ bf16z_done:
 // AX, the byte offset into every weight row.
 //
 // The loops prefetch rows 4 to 7, the next call's rows when the rows are
-// contiguous (ldw = k), so that the next four short streams are in the
-// cache when the hardware prefetcher would only be starting on them. When
-// row r+4 has advanced by 2·AX bytes, its 4·2·AX bytes that follow R12 are
-// requested, which covers the next four rows by the end of the loop.
-// Prefetches past the matrix do not fault.
+// contiguous (ldw = k), so that those four short streams are in the cache
+// before the hardware prefetcher would start on them. By the time the
+// loop reaches offset AX, it has requested the 4·AX bytes after R12, so
+// the next four rows by the end. Prefetches past the matrix do not fault.
 #define HDOT_SETUP \
 	SHLQ   $1, R8           \
 	LEAQ   (DI)(R8*4), R12  \
@@ -411,4 +410,96 @@ round_loop:
 
 round_done:
 	VZEROUPPER
+	RET
+
+// HDOT2_STEP multiplies eight weights of each of the four rows, widened
+// by cvt, by the eight floats of both rows of x in Y8 and Y9, and adds
+// them to the sums Y0–Y3 (row 0 of x) and Y4–Y7 (row 1).
+#define HDOT2_STEP(cvt) \
+	VMOVUPS     (SI), Y8           \
+	VMOVUPS     (SI)(R13*1), Y9    \
+	cvt((DI)(AX*1), Y10)           \
+	cvt((R9)(AX*1), Y11)           \
+	cvt((R10)(AX*1), Y12)          \
+	cvt((R11)(AX*1), Y13)          \
+	VFMADD231PS Y10, Y8, Y0        \
+	VFMADD231PS Y11, Y8, Y1        \
+	VFMADD231PS Y12, Y8, Y2        \
+	VFMADD231PS Y13, Y8, Y3        \
+	VFMADD231PS Y10, Y9, Y4        \
+	VFMADD231PS Y11, Y9, Y5        \
+	VFMADD231PS Y12, Y9, Y6        \
+	VFMADD231PS Y13, Y9, Y7
+
+// HDOT2_REDUCE stores the four sums of row 0 of x at DX and those of row
+// 1 at DX+16.
+#define HDOT2_REDUCE \
+	VHADDPS      Y1, Y0, Y0 \
+	VHADDPS      Y3, Y2, Y2 \
+	VHADDPS      Y2, Y0, Y0 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS       X1, X0, X0 \
+	VMOVUPS      X0, (DX)   \
+	VHADDPS      Y5, Y4, Y4 \
+	VHADDPS      Y7, Y6, Y6 \
+	VHADDPS      Y6, Y4, Y4 \
+	VEXTRACTF128 $1, Y4, X5 \
+	VADDPS       X5, X4, X4 \
+	VMOVUPS      X4, 16(DX) \
+	VZEROUPPER
+
+// func hdot4x2F16(k8 int, x *float32, ldx int, w *uint16, ldw int, dst *float32)
+//
+// Sets dst[4i + r] to the sum over c < 8·k8 of x[i·ldx + c]·w[r·ldw + c]
+// for the rows i = 0, 1 of x and r = 0 … 3 of F16 weights, widening each
+// weight once for both rows. R13 is the byte distance of the rows of x.
+TEXT ·hdot4x2F16(SB), NOSPLIT, $0-48
+	MOVQ k8+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ ldx+16(FP), R13
+	MOVQ w+24(FP), DI
+	MOVQ ldw+32(FP), R8
+	MOVQ dst+40(FP), DX
+	SHLQ $2, R13
+	HDOT_SETUP
+	TESTQ CX, CX
+	JZ    h2f16_reduce
+
+h2f16_loop:
+	PREFETCHT0 (R12)(AX*4)
+	HDOT2_STEP(CVT_F16)
+	ADDQ $32, SI
+	ADDQ $16, AX
+	DECQ CX
+	JNZ  h2f16_loop
+
+h2f16_reduce:
+	HDOT2_REDUCE
+	RET
+
+// func hdot4x2BF16(k8 int, x *float32, ldx int, w *uint16, ldw int, dst *float32)
+//
+// hdot4x2F16 for BF16 weights.
+TEXT ·hdot4x2BF16(SB), NOSPLIT, $0-48
+	MOVQ k8+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ ldx+16(FP), R13
+	MOVQ w+24(FP), DI
+	MOVQ ldw+32(FP), R8
+	MOVQ dst+40(FP), DX
+	SHLQ $2, R13
+	HDOT_SETUP
+	TESTQ CX, CX
+	JZ    h2bf16_reduce
+
+h2bf16_loop:
+	PREFETCHT0 (R12)(AX*4)
+	HDOT2_STEP(CVT_BF16)
+	ADDQ $32, SI
+	ADDQ $16, AX
+	DECQ CX
+	JNZ  h2bf16_loop
+
+h2bf16_reduce:
+	HDOT2_REDUCE
 	RET
