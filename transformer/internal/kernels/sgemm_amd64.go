@@ -84,15 +84,15 @@ var (
 // sgemmTilingFor returns the tiling for a product with m rows of a. The
 // AVX-512 kernels, when useSgemmAVX512 allows them, compute rows in
 // slivers of 16 (or 8 for the last one) against 6 for AVX2, so for some m
-// they compute more padding rows. They take the product unless they
-// compute over 5% more rows than AVX2, about what they gain per row: 5 to
-// 10% on m = 128 with GPT-2 small's shapes, measured on a two-core AMD
-// EPYC of the Zen 4 generation.
+// they compute more padding rows. They take the product only if they
+// compute no more rows than AVX2, because they gain little per row: from
+// 2% slower to 6% faster for m = 20 to 128 with GPT-2 small's shapes, in
+// CPU time on one core of a loaded two-core AMD EPYC (Zen 4).
 func sgemmTilingFor(m int) *sgemmTiling {
 	if !useSgemmAVX512 {
 		return &sgemmTilingAVX2
 	}
-	if 20*sgemmTilingAVX512.computedRows(m) > 21*sgemmTilingAVX2.computedRows(m) {
+	if sgemmTilingAVX512.computedRows(m) > sgemmTilingAVX2.computedRows(m) {
 		return &sgemmTilingAVX2
 	}
 	return &sgemmTilingAVX512
@@ -162,6 +162,12 @@ func sdot4(k int, x, w *float32, ldw int, dst *float32)
 //
 //go:noescape
 func packBT16(kc8 int, b *float32, ldb int, dst *float32)
+
+// packBT16AVX512 is packBT16 over 16·kc16 columns, 16 at a time, with
+// AVX-512F.
+//
+//go:noescape
+func packBT16AVX512(kc16 int, b *float32, ldb int, dst *float32)
 
 // packB16 copies kc rows of 16·slivers floats of b, ldb floats apart, into
 // slivers of [kc, 16] floats at dst, so dst[s·kc·16 + c·16 + r] =
@@ -474,18 +480,13 @@ func packA6(dst, a []float32, lda, m, pc, kc int) {
 	packARows(dst, 6, a, lda, full, m, pc, kc)
 }
 
-// packA16 is packA6 for slivers of 16 rows. It transposes full slivers
-// with packBT16, eight columns at a time.
+// packA16 is packA6 for slivers of 16 rows.
 func packA16(dst, a []float32, lda, m, pc, kc int) {
 	full := m / 16 * 16
-	packed := kc / 8 * 8
 	for ir := 0; ir < full; ir += 16 {
 		sliver := dst[ir*kc : (ir+16)*kc]
 		first := ir*lda + pc
-		if packed > 0 {
-			_ = a[first+15*lda+packed-1]
-			packBT16(packed/8, &a[first], lda, &sliver[0])
-		}
+		packed := transpose16Rows(sliver, a, first, lda, kc)
 		for r := range 16 {
 			row := a[first+r*lda:][:kc]
 			for c := packed; c < kc; c++ {
@@ -522,13 +523,11 @@ func packBTransposed(dst, b []float32, ldb, jc, nc, pc, kc int) {
 		sliver := dst[jr*kc : (jr+sgemmNR)*kc]
 		nr := min(sgemmNR, nc-jr)
 		first := (jc+jr)*ldb + pc
-		// The assembly transposes full slivers eight columns at a time,
-		// and the loop below packs the rest.
+		// The assembly transposes full slivers, and the loop below packs
+		// the rest.
 		packed := 0
-		if nr == sgemmNR && kc >= 8 {
-			packed = kc / 8 * 8
-			_ = b[first+(sgemmNR-1)*ldb+packed-1]
-			packBT16(packed/8, &b[first], ldb, &sliver[0])
+		if nr == sgemmNR {
+			packed = transpose16Rows(sliver, b, first, ldb, kc)
 		}
 		for r := range nr {
 			row := b[first+r*ldb:][:kc]
@@ -542,6 +541,31 @@ func packBTransposed(dst, b []float32, ldb, jc, nc, pc, kc int) {
 			}
 		}
 	}
+}
+
+// transpose16Rows packs 16 rows of b, the first at b[first] and ldb
+// floats apart, over their first kc/8·8 columns into dst, so that
+// dst[c·16 + r] = b[first + r·ldb + c]. It returns the number of columns
+// packed. With useSgemmAVX512 it takes 16 columns a step, which reads
+// whole cache lines of each row.
+func transpose16Rows(dst, b []float32, first, ldb, kc int) int {
+	packed := kc / 8 * 8
+	if packed == 0 {
+		return 0
+	}
+	_ = b[first+15*ldb+packed-1]
+	_ = dst[packed*16-1]
+	done := 0
+	if useSgemmAVX512 {
+		done = kc / 16 * 16
+		if done > 0 {
+			packBT16AVX512(done/16, &b[first], ldb, &dst[0])
+		}
+	}
+	if done < packed {
+		packBT16((packed-done)/8, &b[first+done], ldb, &dst[done*16])
+	}
+	return packed
 }
 
 // packB copies rows [pc, pc+kc) and columns [jc, jc+nc) of b, which is

@@ -389,3 +389,104 @@ axpy_tail8:
 axpy_done:
 	VZEROUPPER
 	RET
+
+// TRANSPOSE_16x16 transposes the 16×16 floats in Z0–Z15 (row r in Zr) and
+// stores column c to off + c·64 bytes from DI. Z16–Z31 are scratch.
+// Stage 1 interleaves pairs of rows, stage 2 gathers four rows' floats in
+// each 128-bit lane, and stages 3 and 4 move the 128-bit lanes of four
+// groups of four rows into place with VSHUFF32X4.
+#define UNPACK_PAIR(a, b, lo, hi) \
+	VUNPCKLPS b, a, lo \
+	VUNPCKHPS b, a, hi
+
+#define GATHER_QUAD(t0, t1, t2, t3, u0, u1, u2, u3) \
+	VSHUFPS $0x44, t2, t0, u0 \
+	VSHUFPS $0xEE, t2, t0, u1 \
+	VSHUFPS $0x44, t3, t1, u2 \
+	VSHUFPS $0xEE, t3, t1, u3
+
+// LANES_STORE writes columns j, 4+j, 8+j and 12+j, whose four-row pieces
+// are the lanes of g0–g3 (rows 0–3, 4–7, 8–11 and 12–15).
+#define LANES_STORE(g0, g1, g2, g3, j) \
+	VSHUFF32X4 $0x44, g1, g0, Z16  \
+	VSHUFF32X4 $0xEE, g1, g0, Z17  \
+	VSHUFF32X4 $0x44, g3, g2, Z18  \
+	VSHUFF32X4 $0xEE, g3, g2, Z19  \
+	VSHUFF32X4 $0x88, Z18, Z16, Z20 \
+	VSHUFF32X4 $0xDD, Z18, Z16, Z21 \
+	VSHUFF32X4 $0x88, Z19, Z17, Z22 \
+	VSHUFF32X4 $0xDD, Z19, Z17, Z23 \
+	VMOVUPS    Z20, (j*64)(DI)      \
+	VMOVUPS    Z21, ((4+j)*64)(DI)  \
+	VMOVUPS    Z22, ((8+j)*64)(DI)  \
+	VMOVUPS    Z23, ((12+j)*64)(DI)
+
+// func packBT16AVX512(kc16 int, b *float32, ldb int, dst *float32)
+//
+// packBT16 sixteen columns a step: it packs 16 rows of b, ldb floats
+// apart, over 16·kc16 columns into dst as [16·kc16, 16]. Reading 64 bytes
+// of each row a step takes whole cache lines. SI, BX, R10 and R11 point
+// at rows 0, 4, 8 and 12, R8 = ldb and R9 = 3·ldb in bytes.
+TEXT ·packBT16AVX512(SB), NOSPLIT, $0-32
+	MOVQ  kc16+0(FP), CX
+	MOVQ  b+8(FP), SI
+	MOVQ  ldb+16(FP), R8
+	MOVQ  dst+24(FP), DI
+	TESTQ CX, CX
+	JZ    pack_done
+	SHLQ  $2, R8
+	LEAQ  (R8)(R8*2), R9
+	LEAQ  (SI)(R8*4), BX
+	LEAQ  (BX)(R8*4), R10
+	LEAQ  (R10)(R8*4), R11
+
+pack_loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (SI)(R8*1), Z1
+	VMOVUPS (SI)(R8*2), Z2
+	VMOVUPS (SI)(R9*1), Z3
+	VMOVUPS (BX), Z4
+	VMOVUPS (BX)(R8*1), Z5
+	VMOVUPS (BX)(R8*2), Z6
+	VMOVUPS (BX)(R9*1), Z7
+	VMOVUPS (R10), Z8
+	VMOVUPS (R10)(R8*1), Z9
+	VMOVUPS (R10)(R8*2), Z10
+	VMOVUPS (R10)(R9*1), Z11
+	VMOVUPS (R11), Z12
+	VMOVUPS (R11)(R8*1), Z13
+	VMOVUPS (R11)(R8*2), Z14
+	VMOVUPS (R11)(R9*1), Z15
+
+	UNPACK_PAIR(Z0, Z1, Z16, Z17)
+	UNPACK_PAIR(Z2, Z3, Z18, Z19)
+	UNPACK_PAIR(Z4, Z5, Z20, Z21)
+	UNPACK_PAIR(Z6, Z7, Z22, Z23)
+	UNPACK_PAIR(Z8, Z9, Z24, Z25)
+	UNPACK_PAIR(Z10, Z11, Z26, Z27)
+	UNPACK_PAIR(Z12, Z13, Z28, Z29)
+	UNPACK_PAIR(Z14, Z15, Z30, Z31)
+
+	// After stage 2, lane l of Z(4g+j) holds rows 4g to 4g+3 of column
+	// 4l+j.
+	GATHER_QUAD(Z16, Z17, Z18, Z19, Z0, Z1, Z2, Z3)
+	GATHER_QUAD(Z20, Z21, Z22, Z23, Z4, Z5, Z6, Z7)
+	GATHER_QUAD(Z24, Z25, Z26, Z27, Z8, Z9, Z10, Z11)
+	GATHER_QUAD(Z28, Z29, Z30, Z31, Z12, Z13, Z14, Z15)
+
+	LANES_STORE(Z0, Z4, Z8, Z12, 0)
+	LANES_STORE(Z1, Z5, Z9, Z13, 1)
+	LANES_STORE(Z2, Z6, Z10, Z14, 2)
+	LANES_STORE(Z3, Z7, Z11, Z15, 3)
+
+	ADDQ $64, SI
+	ADDQ $64, BX
+	ADDQ $64, R10
+	ADDQ $64, R11
+	ADDQ $1024, DI
+	DECQ CX
+	JNZ  pack_loop
+
+pack_done:
+	VZEROUPPER
+	RET

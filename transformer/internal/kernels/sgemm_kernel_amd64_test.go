@@ -83,11 +83,14 @@ func TestSgemmTilingForRows(t *testing.T) {
 	}{
 		// 16 rows of AVX-512 tiles against 12 of AVX2 tiles.
 		{9, &sgemmTilingAVX2},
+		{13, &sgemmTilingAVX512},
 		{16, &sgemmTilingAVX512},
 		// 16 + 8 rows against 18.
 		{17, &sgemmTilingAVX2},
+		{20, &sgemmTilingAVX512},
 		{24, &sgemmTilingAVX512},
-		{100, &sgemmTilingAVX512},
+		// 96 + 8 rows against 102.
+		{100, &sgemmTilingAVX2},
 		{128, &sgemmTilingAVX512},
 	} {
 		if got := sgemmTilingFor(tc.m); got != tc.want {
