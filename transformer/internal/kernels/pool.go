@@ -31,7 +31,7 @@ const maxPoolHelpers = 256
 const jobClosed = 1 << 30
 
 // poolJob is one parallel loop over items [0, n), claimed grain items at a
-// time. Exactly one of each, newWorker and unary is set.
+// time. Exactly one of each, newWorker, withState and unary is set.
 type poolJob struct {
 	n, grain int
 	next     atomic.Int64
@@ -40,6 +40,8 @@ type poolJob struct {
 
 	each      func(i int)
 	newWorker func() func(item int)
+	withState func(item int, state any)
+	states    *sync.Pool // of the states passed to withState
 	unary     func(out, x []float32) // over contiguous ranges of out and x
 	out, x    []float32
 }
@@ -116,10 +118,11 @@ func (j *poolJob) run(workers int) {
 // work claims and processes items until none are left.
 func (j *poolJob) work() {
 	var process func(item int)
+	var state any
 	for {
 		lo := int(j.next.Add(int64(j.grain))) - j.grain
 		if lo >= j.n {
-			return
+			break
 		}
 		hi := min(j.n, lo+j.grain)
 		switch {
@@ -128,6 +131,13 @@ func (j *poolJob) work() {
 		case j.each != nil:
 			for i := lo; i < hi; i++ {
 				j.each(i)
+			}
+		case j.withState != nil:
+			if state == nil {
+				state = j.states.Get()
+			}
+			for i := lo; i < hi; i++ {
+				j.withState(i, state)
 			}
 		default:
 			if process == nil {
@@ -138,11 +148,15 @@ func (j *poolJob) work() {
 			}
 		}
 	}
+	if state != nil {
+		j.states.Put(state)
+	}
 }
 
 // release clears the job's references and returns it to poolJobs.
 func (j *poolJob) release() {
 	j.each, j.newWorker, j.unary = nil, nil, nil
+	j.withState, j.states = nil, nil
 	j.out, j.x = nil, nil
 	poolJobs.Put(j)
 }
@@ -182,6 +196,30 @@ func parallelWorkers(n int, newWorker func() func(item int)) {
 	}
 	j := poolJobs.Get().(*poolJob)
 	j.n, j.grain, j.newWorker = n, 1, newWorker
+	j.run(workers)
+	j.release()
+}
+
+// parallelWithState calls fn(item, state) for items [0, n) on up to
+// workers goroutines, at most GOMAXPROCS. Each goroutine that gets an item
+// takes one state from states for all its items and puts it back after
+// its last, so states can hold a worker's buffers.
+func parallelWithState(workers, n int, states *sync.Pool, fn func(item int, state any)) {
+	workers = min(workers, runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		if n <= 0 {
+			return
+		}
+		state := states.Get()
+		for i := range n {
+			fn(i, state)
+		}
+		states.Put(state)
+		return
+	}
+	j := poolJobs.Get().(*poolJob)
+	j.n, j.grain = n, 1
+	j.withState, j.states = fn, states
 	j.run(workers)
 	j.release()
 }

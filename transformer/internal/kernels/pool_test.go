@@ -36,7 +36,7 @@ func TestParallelWorkersBuffersPerGoroutine(t *testing.T) {
 		var visited [n]atomic.Int32
 		parallelWorkers(n, func() func(int) {
 			workers.Add(1)
-			inUse := new(atomic.Bool) // stands for a worker's own buffer
+			inUse := new(atomic.Bool) // models a worker's own buffer
 			return func(i int) {
 				if inUse.Swap(true) {
 					t.Errorf("item %d: a worker's function ran on two goroutines at once", i)
@@ -52,6 +52,53 @@ func TestParallelWorkersBuffersPerGoroutine(t *testing.T) {
 			if c := visited[i].Load(); c != 1 {
 				t.Errorf("item %d processed %d times, want 1", i, c)
 			}
+		}
+	})
+}
+
+// workerState is a state of parallelWithState in the tests: inUse catches
+// two goroutines sharing it.
+type workerState struct {
+	inUse atomic.Bool
+	items int
+}
+
+func TestParallelWithStateOneStatePerWorker(t *testing.T) {
+	withProcs(4, func() {
+		var mu sync.Mutex
+		var created []*workerState
+		states := sync.Pool{New: func() any {
+			mu.Lock()
+			defer mu.Unlock()
+			created = append(created, new(workerState))
+			return created[len(created)-1]
+		}}
+		const n = 3000
+		var visited [n]atomic.Int32
+		parallelWithState(3, n, &states, func(i int, state any) {
+			s := state.(*workerState)
+			if s.inUse.Swap(true) {
+				t.Errorf("item %d: a state is in use on two goroutines at once", i)
+			}
+			s.items++
+			visited[i].Add(1)
+			s.inUse.Store(false)
+		})
+		if c := len(created); c < 1 || c > 3 {
+			t.Errorf("%d states created, want 1 to 3 (the worker limit)", c)
+		}
+		for i := range visited {
+			if c := visited[i].Load(); c != 1 {
+				t.Errorf("item %d processed %d times, want 1", i, c)
+			}
+		}
+
+		total := 0
+		for _, s := range created {
+			total += s.items
+		}
+		if total != n {
+			t.Errorf("states counted %d items, want %d", total, n)
 		}
 	})
 }
@@ -125,12 +172,15 @@ func TestPoolAllocatesNothing(t *testing.T) {
 		x := make([]float32, 4*minElementsPerWorker)
 		out := make([]float32, len(x))
 		row := make([]float32, 100)
+		states := sync.Pool{New: func() any { return new(workerState) }}
+		countItem := func(i int, state any) { state.(*workerState).items++ }
 
 		tests := []struct {
 			name string
 			run  func()
 		}{
 			{"ParallelFor", func() { ParallelFor(1000, fn) }},
+			{"parallelWithState", func() { parallelWithState(4, 1000, &states, countItem) }},
 			{"GELU", func() { GELU(out, x) }},
 			{"SiLU", func() { SiLU(out, x) }},
 			{"Softmax", func() { Softmax(row) }},
