@@ -7,10 +7,10 @@ import (
 )
 
 // activationPaths lists the implementations of GELU, SiLU and Softmax that
-// this machine can run, each selected through useActivationAsm.
+// this machine can run, each selected through useElementwiseAsm.
 func activationPaths(t testing.TB) []bool {
 	paths := []bool{false}
-	if useActivationAsm {
+	if useElementwiseAsm {
 		paths = append(paths, true)
 	} else {
 		t.Logf("no AVX2 and FMA (or not amd64): testing the portable path only")
@@ -18,11 +18,11 @@ func activationPaths(t testing.TB) []bool {
 	return paths
 }
 
-// withActivationAsm runs f with useActivationAsm set to on.
-func withActivationAsm(on bool, f func()) {
-	saved := useActivationAsm
-	useActivationAsm = on
-	defer func() { useActivationAsm = saved }()
+// withElementwiseAsm runs f with useElementwiseAsm set to on.
+func withElementwiseAsm(on bool, f func()) {
+	saved := useElementwiseAsm
+	useElementwiseAsm = on
+	defer func() { useElementwiseAsm = saved }()
 	f()
 }
 
@@ -91,7 +91,7 @@ func TestActivationAccuracy(t *testing.T) {
 	for _, asm := range activationPaths(t) {
 		for _, f := range functions {
 			t.Run(f.name+"/"+pathName(asm), func(t *testing.T) {
-				withActivationAsm(asm, func() { f.apply(out, xs) })
+				withElementwiseAsm(asm, func() { f.apply(out, xs) })
 				failures := 0
 				worst := 0.0
 				for i, x := range xs {
@@ -139,7 +139,7 @@ func TestActivationSpecialValues(t *testing.T) {
 	for _, asm := range activationPaths(t) {
 		for _, tt := range tests {
 			var out [1]float32
-			withActivationAsm(asm, func() { tt.fn(out[:], []float32{tt.x}) })
+			withElementwiseAsm(asm, func() { tt.fn(out[:], []float32{tt.x}) })
 			got := out[0]
 			same := math.Float32bits(got) == math.Float32bits(tt.want) ||
 				math.IsNaN(float64(got)) && math.IsNaN(float64(tt.want))
@@ -154,7 +154,7 @@ func TestActivationSpecialValues(t *testing.T) {
 // on every length from 0 to 40 and on a length split across workers, so
 // that the padded tails and the chunking are covered, in place and not.
 func TestActivationPathsAgree(t *testing.T) {
-	if !useActivationAsm {
+	if !useElementwiseAsm {
 		t.Skip("no AVX2 and FMA (or not amd64): only the portable path exists")
 	}
 	lengths := []int{}
@@ -172,11 +172,11 @@ func TestActivationPathsAgree(t *testing.T) {
 				x[i] = float32(math.Sin(float64(i)*0.7)) * 9
 			}
 			want := make([]float32, n)
-			withActivationAsm(false, func() { fn.apply(want, x) })
+			withElementwiseAsm(false, func() { fn.apply(want, x) })
 			got := make([]float32, n)
-			withActivationAsm(true, func() { fn.apply(got, x) })
+			withElementwiseAsm(true, func() { fn.apply(got, x) })
 			inPlace := append([]float32(nil), x...)
-			withActivationAsm(true, func() { fn.apply(inPlace, inPlace) })
+			withElementwiseAsm(true, func() { fn.apply(inPlace, inPlace) })
 			for i := range n {
 				if ulpDistance(got[i], want[i]) > 1 {
 					t.Errorf("%s n=%d: asm[%d] = %g, go = %g", fn.name, n, i, got[i], want[i])
@@ -240,7 +240,7 @@ func TestSoftmaxAccuracy(t *testing.T) {
 	for _, asm := range activationPaths(t) {
 		for _, row := range rows {
 			got := append([]float32(nil), row...)
-			withActivationAsm(asm, func() { Softmax(got) })
+			withElementwiseAsm(asm, func() { Softmax(got) })
 			want := softmaxExact(row)
 			for i := range got {
 				// Three float32 roundings: exp, 1/sum and their product.
@@ -260,7 +260,7 @@ func TestSoftmaxSpecialRows(t *testing.T) {
 	negInf, inf, nan := float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN())
 	for _, asm := range activationPaths(t) {
 		allMasked := []float32{negInf, negInf, negInf, negInf, negInf}
-		withActivationAsm(asm, func() { Softmax(allMasked) })
+		withElementwiseAsm(asm, func() { Softmax(allMasked) })
 		for i, p := range allMasked {
 			if p != 0 {
 				t.Errorf("%s softmax of an all −Inf row [%d] = %g, want 0", pathName(asm), i, p)
@@ -269,7 +269,7 @@ func TestSoftmaxSpecialRows(t *testing.T) {
 
 		for _, bad := range []float32{nan, inf} {
 			row := []float32{1, bad, 2, 3, 4, 5}
-			withActivationAsm(asm, func() { Softmax(row) })
+			withElementwiseAsm(asm, func() { Softmax(row) })
 			for i, p := range row {
 				if !math.IsNaN(float64(p)) {
 					t.Errorf("%s softmax of a row with %g: [%d] = %g, want NaN", pathName(asm), bad, i, p)
@@ -306,7 +306,7 @@ func BenchmarkGELU(b *testing.B) {
 			geluGo(out, x)
 		}
 	})
-	if useActivationAsm {
+	if useElementwiseAsm {
 		b.Run("asm", func(b *testing.B) {
 			b.SetBytes(int64(4 * len(x)))
 			for b.Loop() {
@@ -321,7 +321,7 @@ func BenchmarkSoftmax(b *testing.B) {
 		x := make([]float32, n)
 		for _, asm := range activationPaths(b) {
 			b.Run(fmt.Sprintf("n=%d/%s", n, pathName(asm)), func(b *testing.B) {
-				withActivationAsm(asm, func() {
+				withElementwiseAsm(asm, func() {
 					for b.Loop() {
 						for i := range x {
 							x[i] = float32(i % 13)

@@ -77,7 +77,7 @@ func Affine(out, x, weight, bias []float32) {
 // relative of the exact function before that rounding; GELU(−Inf) is NaN,
 // as the formula gives.
 func GELU(out, x []float32) {
-	if useActivationAsm {
+	if useElementwiseAsm {
 		parallelChunks(out, x, geluAsm)
 		return
 	}
@@ -87,7 +87,7 @@ func GELU(out, x []float32) {
 // SiLU sets out[i] = x[i]·sigmoid(x[i]), computed as x/(1 + exp(−x)) in
 // float64; SiLU(−Inf) is NaN, as that formula gives.
 func SiLU(out, x []float32) {
-	if useActivationAsm {
+	if useElementwiseAsm {
 		parallelChunks(out, x, siluAsm)
 		return
 	}
@@ -114,7 +114,7 @@ func Softmax(x []float32) {
 		return
 	}
 	var sum float64
-	if useActivationAsm {
+	if useElementwiseAsm {
 		sum = expShiftSumAsm(x, maxv)
 	} else {
 		sum = expShiftSumGo(x, maxv)
@@ -127,11 +127,18 @@ func Softmax(x []float32) {
 
 // Dot returns the inner product of a and b, which must have equal lengths.
 func Dot(a, b []float32) float32 {
+	if useElementwiseAsm {
+		return dotAsm(a, b)
+	}
 	return impl.Sdot(len(a), a, 1, b, 1)
 }
 
 // Axpy sets y += alpha·x.
 func Axpy(alpha float32, x, y []float32) {
+	if useElementwiseAsm {
+		axpyAsm(alpha, x, y)
+		return
+	}
 	impl.Saxpy(len(x), alpha, x, 1, y, 1)
 }
 

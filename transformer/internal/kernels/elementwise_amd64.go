@@ -8,11 +8,10 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// useActivationAsm selects the AVX2 and FMA kernels of
-// elementwise_amd64.s for GELU, SiLU and the exponentials of Softmax.
-// Tests turn it off to compare with the portable Go code, which takes the
-// same steps.
-var useActivationAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// useElementwiseAsm selects the AVX2 and FMA kernels of
+// elementwise_amd64.s for GELU, SiLU, the exponentials of Softmax, Dot
+// and Axpy. Tests turn it off to compare with the portable code.
+var useElementwiseAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // geluAVX2 is geluGo on n floats, n a multiple of 4.
 //
@@ -28,6 +27,35 @@ func siluAVX2(out, x *float32, n int)
 //
 //go:noescape
 func expShiftSumAVX2(x *float32, n int, shift float32) float64
+
+// sdotAVX2 returns the inner product of n floats at a and b, summed in
+// float32 in 32 lanes and then across them.
+//
+//go:noescape
+func sdotAVX2(a, b *float32, n int) float32
+
+// saxpyAVX2 sets y[i] += alpha·x[i] for n floats with fused multiply-adds.
+//
+//go:noescape
+func saxpyAVX2(alpha float32, x, y *float32, n int)
+
+// dotAsm is Dot with the AVX2 kernel.
+func dotAsm(a, b []float32) float32 {
+	if len(a) == 0 {
+		return 0
+	}
+	b = b[:len(a)]
+	return sdotAVX2(&a[0], &b[0], len(a))
+}
+
+// axpyAsm is Axpy with the AVX2 kernel.
+func axpyAsm(alpha float32, x, y []float32) {
+	if len(x) == 0 {
+		return
+	}
+	y = y[:len(x)]
+	saxpyAVX2(alpha, &x[0], &y[0], len(x))
+}
 
 // geluAsm is geluGo with the AVX2 kernel. The last len(x) mod 4 floats go
 // through the kernel in a zero-padded buffer.

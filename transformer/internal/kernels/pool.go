@@ -41,7 +41,7 @@ type poolJob struct {
 	each      func(i int)
 	newWorker func() func(item int)
 	withState func(item int, state any)
-	states    *sync.Pool // of the states passed to withState
+	states    *sync.Pool             // of the states passed to withState
 	unary     func(out, x []float32) // over contiguous ranges of out and x
 	out, x    []float32
 }
