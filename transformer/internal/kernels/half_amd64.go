@@ -93,10 +93,12 @@ func roundHalfActivations(t gguf.Type, x []float32) []float32 {
 const halfDotMaxRows = 8
 
 // halfTileFloats bounds the weights that the packed product widens
-// before one call of sgemmPacked, 16 MiB of float32. Every call packs all
-// of x again, so the bound is large enough to widen each matrix of GPT-2
-// small (768×3072 at most) in one tile.
-const halfTileFloats = 1 << 22
+// before one call of sgemmPacked, 4 MiB of float32. Each call packs all
+// of x again, which favours large tiles, but tiles of 16 MiB took about a
+// tenth more CPU time than tiles of 2 or 4 MiB in the F16 prefill
+// benchmarks on an AMD EPYC (Zen 4, two busy cores), an estimate from
+// noisy runs.
+const halfTileFloats = 1 << 20
 
 // halfScratch is the widened tile of the packed product.
 type halfScratch struct{ data []float32 }
