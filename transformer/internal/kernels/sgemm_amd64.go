@@ -17,10 +17,10 @@ import (
 // compare with the portable path.
 var useSgemmAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// useSgemmAVX512 selects the AVX-512F micro-kernel of the packed product
-// in place of the AVX2 one while useSgemmAsm is set. x/sys/cpu reports
-// AVX-512F only when the operating system also saves the ZMM and mask
-// registers.
+// useSgemmAVX512 selects the AVX-512F kernels of sgemm_avx512_amd64.s
+// (micro-kernels, transposing packer, sdot4 and saxpy4) in place of the
+// AVX2 ones while useSgemmAsm is set. x/sys/cpu reports AVX-512F only when
+// the operating system also saves the ZMM and mask registers.
 var useSgemmAVX512 = useSgemmAsm && cpu.X86.HasAVX512F
 
 // Block sizes of the packed product, in the terms of Goto and van de
@@ -87,7 +87,7 @@ var (
 // they compute more padding rows. They take the product only if they
 // compute no more rows than AVX2, because they gain little per row: from
 // 2% slower to 6% faster for m = 20 to 128 with GPT-2 small's shapes, in
-// CPU time on one core of a loaded two-core AMD EPYC (Zen 4).
+// CPU time on one core of a loaded two-core AMD EPYC 9004 (Zen 4).
 func sgemmTilingFor(m int) *sgemmTiling {
 	if !useSgemmAVX512 {
 		return &sgemmTilingAVX2
