@@ -88,6 +88,10 @@ var (
 // compute no more rows than AVX2, because they gain little per row: from
 // 2% slower to 6% faster for m = 20 to 128 with GPT-2 small's shapes, in
 // CPU time on one core of a loaded two-core AMD EPYC 9004 (Zen 4).
+//
+// NOTE: Zen 4 splits each 512-bit FMA into two 256-bit halves. Processors
+// with full-width AVX-512 units are likely to gain more per row, so this
+// rule may pick the AVX2 kernels where AVX-512 would be faster.
 func sgemmTilingFor(m int) *sgemmTiling {
 	if !useSgemmAVX512 {
 		return &sgemmTilingAVX2
