@@ -3,7 +3,9 @@
 package kernels
 
 import (
+	"bytes"
 	"encoding/binary"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
@@ -16,10 +18,16 @@ import (
 // compare with the portable path.
 var useQuantAsm = cpu.X86.HasAVX2 && hasF16C()
 
-// useQuantRows selects the multi-row kernels of rowsKernels for products
-// with one activation row, when useQuantAsm is also set. Tests turn it off
-// to compare them with the single-row kernels.
+// useQuantRows selects the multi-row kernels of rowsKernels, when
+// useQuantAsm is also set. Tests turn it off to compare them with the
+// single-row kernels.
 var useQuantRows = true
+
+// useQuantVNNI selects the _VNNI variants of the K-quant multi-row
+// kernels, which need AVX512_VNNI and AVX512VL. cpu.X86.HasAVX512VNNI is
+// set only where the CPU and the OS support AVX-512. Tests turn it off to
+// compare the variants.
+var useQuantVNNI = cpu.X86.HasAVX512 && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
 
 // hasF16C reports whether the CPU converts F16 with VCVTPH2PS, which
 // golang.org/x/sys/cpu does not report.
@@ -131,9 +139,21 @@ func dotRowsQ5_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsum
 //go:noescape
 func dotRowsQ6_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
 
+// dotRowsQ4_KVNNI, dotRowsQ5_KVNNI and dotRowsQ6_KVNNI are dotRowsQ4_K,
+// dotRowsQ5_K and dotRowsQ6_K for CPUs with AVX512_VNNI and AVX512VL.
+//
+//go:noescape
+func dotRowsQ4_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
+
+//go:noescape
+func dotRowsQ5_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
+
+//go:noescape
+func dotRowsQ6_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+
 // dotRowsQ8_0 stores in dst[r] the product of Q8_0 weight row r, at
 // w+r·rowBytes, with the activation quants x and block scales xd, as
-// dotQ8_0 computes it, for r < rows.
+// dotQ8_0 computes it, for r < rows. No quant in x may be -128.
 //
 //go:noescape
 func dotRowsQ8_0(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
@@ -143,12 +163,13 @@ func dotRowsQ8_0(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst 
 type rowsKernel func(dst []float32, w *Matrix, lo, hi int, x *quantRow)
 
 // rowsKernels maps each weight type with a multi-row assembly kernel to
-// its rowsKernel. A product with one activation row (decoding) uses them
-// in place of rowKernels, whose per-row calls cost more than the dot
-// product of a short row.
+// its rowsKernel. Products use them in place of rowKernels, whose per-row
+// calls cost more than the dot product of a short row. The exception is a
+// product of a rowPairKernel type with several activation rows, where
+// unpacking each weight value once for two activation rows pays more.
 var rowsKernels = map[gguf.Type]rowsKernel{
-	gguf.TypeQ4_K: rowsKScaleMin(dotRowsQ4_K),
-	gguf.TypeQ5_K: rowsKScaleMin(dotRowsQ5_K),
+	gguf.TypeQ4_K: rowsKScaleMin(dotRowsQ4_K, dotRowsQ4_KVNNI),
+	gguf.TypeQ5_K: rowsKScaleMin(dotRowsQ5_K, dotRowsQ5_KVNNI),
 	gguf.TypeQ6_K: rowsQ6_K,
 	gguf.TypeQ8_0: rowsQ8_0,
 }
@@ -163,11 +184,15 @@ func checkRows(dst []float32, w *Matrix, lo, hi int, x *quantRow, blocks, blockS
 	_ = x.d[blocks-1]
 }
 
-func rowsKScaleMin(dot func(*byte, int, int, int, *int8, *float32, *int16, *float32)) rowsKernel {
+func rowsKScaleMin(avx2, vnni func(*byte, int, int, int, *int8, *float32, *int16, *float32)) rowsKernel {
 	return func(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
 		blocks := w.Cols / qkK
 		checkRows(dst, w, lo, hi, x, blocks, qkK)
 		_ = x.bsums[blocks*16-1]
+		dot := avx2
+		if useQuantVNNI {
+			dot = vnni
+		}
 		dot(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &x.bsums[0], &dst[0])
 	}
 }
@@ -175,7 +200,11 @@ func rowsKScaleMin(dot func(*byte, int, int, int, *int8, *float32, *int16, *floa
 func rowsQ6_K(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
 	blocks := w.Cols / qkK
 	checkRows(dst, w, lo, hi, x, blocks, qkK)
-	dotRowsQ6_K(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &dst[0])
+	dot := dotRowsQ6_K
+	if useQuantVNNI {
+		dot = dotRowsQ6_KVNNI
+	}
+	dot(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &dst[0])
 }
 
 func rowsQ8_0(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
@@ -183,6 +212,16 @@ func rowsQ8_0(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
 	checkRows(dst, w, lo, hi, x, blocks, qk8)
 	dotRowsQ8_0(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &dst[0])
 }
+
+// containsMinInt8 reports whether -128 is in qs, with the vectorized
+// bytes.IndexByte.
+func containsMinInt8(qs []int8) bool {
+	return len(qs) > 0 && bytes.IndexByte(unsafe.Slice((*byte)(unsafe.Pointer(&qs[0])), len(qs)), 0x80) >= 0
+}
+
+// rowsChunk is the number of weight rows that a multi-row kernel call
+// takes when there are several activation rows.
+const rowsChunk = 16
 
 // rowKernel multiplies one quantized weight row at a time by activation
 // rows. prepare decodes the row's float and integer factors once, and dot
@@ -244,11 +283,24 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 
 	n, k := w.Rows, w.Cols
 	tiles := (n + tileRows - 1) / tileRows
-	if multiRow, ok := rowsKernels[w.Type]; ok && useQuantRows && m == 1 {
+	pairs := w.Type == gguf.TypeQ4_K || w.Type == gguf.TypeQ8_0 // the rowPairKernel types
+	multiRow, ok := rowsKernels[w.Type]
+	if w.Type == gguf.TypeQ8_0 && containsMinInt8(xq.qs) {
+		// dotRowsQ8_0 cannot take the quant -128. quantizeRowQ8_0 gives it
+		// only for a block with a NaN.
+		ok = false
+	}
+	if ok && useQuantRows && (m == 1 || !pairs) {
 		parallelWorkers(tiles, func() func(tile int) {
 			return func(tile int) {
-				lo, hi := tile*tileRows, min(n, (tile+1)*tileRows)
-				multiRow(dst[lo:hi], w, lo, hi, &rows[0])
+				// Chunks of weight rows small enough for the L1 or L2
+				// cache, each multiplied by every activation row.
+				for lo := tile * tileRows; lo < min(n, (tile+1)*tileRows); lo += rowsChunk {
+					hi := min(n, lo+rowsChunk, (tile+1)*tileRows)
+					for i := range rows {
+						multiRow(dst[i*n+lo:i*n+hi], w, lo, hi, &rows[i])
+					}
+				}
 			}
 		})
 		return true

@@ -1234,75 +1234,346 @@ rq6_Kdone:
 	VZEROUPPER
 	RET
 
+// Q8_0_SIGNED_BLOCK sets acc to eight int32 partial sums of one 32-value
+// block: the weight quants at w times the activation quants in register x.
+// VPMADDUBSW takes |w| as unsigned bytes and x·sign(w) as signed ones,
+// which is exact for every weight byte, -128 included, as long as no
+// activation quant is -128: negating -128 would overflow. Y11 holds 1 in
+// every word.
+#define Q8_0_SIGNED_BLOCK(w, x, acc) \
+	VMOVDQU    w, Y0 \
+	VPABSB     Y0, Y1 \
+	VPSIGNB    Y0, x, Y2 \
+	VPMADDUBSW Y2, Y1, Y2 \
+	VPMADDWD   Y11, Y2, acc
+
+// Q8_0_ROW_FOUR adds four blocks of the Q8_0 row at blk (past the first
+// scale) times the activation blocks in Y12 … Y15, with scales at xd, to
+// the running sum sum, as dotQ8_0 does.
+#define Q8_0_ROW_FOUR(blk, xd, sum) \
+	Q8_0_SIGNED_BLOCK(0(blk), Y12, Y4) \
+	Q8_0_SIGNED_BLOCK(34(blk), Y13, Y5) \
+	Q8_0_SIGNED_BLOCK(68(blk), Y14, Y6) \
+	Q8_0_SIGNED_BLOCK(102(blk), Y15, Y7) \
+	VPHADDD      Y5, Y4, Y4 \
+	VPHADDD      Y7, Y6, Y6 \
+	VPHADDD      Y6, Y4, Y4 \
+	VEXTRACTI128 $1, Y4, X5 \
+	VPADDD       X5, X4, X4 \
+	VCVTDQ2PS    X4, X4 \
+	MOVWLZX      -2(blk), AX \
+	VMOVD        AX, X0 \
+	VPINSRW      $1, 32(blk), X0, X0 \
+	VPINSRW      $2, 66(blk), X0, X0 \
+	VPINSRW      $3, 100(blk), X0, X0 \
+	VCVTPH2PS    X0, X0 \
+	VMULPS       xd, X0, X0 \
+	VMULPS       X4, X0, X0 \
+	ADD_FOUR_TO(sum)
+
+// Q8_0_ROW_ONE adds one block of the Q8_0 row at blk (past its scale)
+// times the activation block in Y12, with its scale at xd, to sum.
+#define Q8_0_ROW_ONE(blk, xd, sum) \
+	Q8_0_SIGNED_BLOCK(0(blk), Y12, Y4) \
+	HSUM(Y4, X4, X5) \
+	VCVTDQ2PS X4, X4 \
+	MOVWLZX   -2(blk), AX \
+	VMOVD     AX, X0 \
+	VCVTPH2PS X0, X0 \
+	VMULSS    xd, X0, X0 \
+	VMULSS    X4, X0, X0 \
+	VADDSS    X0, sum, sum
+
 // func dotRowsQ8_0(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+//
+// The activation quants must not be -128 (see Q8_0_SIGNED_BLOCK). The
+// rows are taken one after the other, front to back, which the hardware
+// prefetchers follow. Taking two rows at a time, to overlap their chains
+// of float32 additions, was faster on rows in the cache but slower on
+// rows read from memory, as in decoding (measured on an AMD EPYC).
 TEXT ·dotRowsQ8_0(SB), NOSPLIT, $0-56
-	MOVQ  w+0(FP), R8
-	MOVQ  rows+16(FP), BX
-	MOVQ  dst+48(FP), R10
-	TESTQ BX, BX
-	JZ    rq8_0done
+	MOVQ    w+0(FP), R8
+	MOVQ    rowBytes+8(FP), DX
+	MOVQ    rows+16(FP), BX
+	MOVQ    dst+48(FP), R10
+	VMOVDQU wordOnes<>(SB), Y11
 
 rq8_0row:
-	MOVQ   R8, SI
+	TESTQ  BX, BX
+	JZ     rq8_0done
+	LEAQ   2(R8), SI
 	MOVQ   x+32(FP), DI
 	MOVQ   xd+40(FP), R9
 	MOVQ   blocks+24(FP), CX
+	VXORPS X9, X9, X9
+
+rq8_0rowfour:
+	CMPQ    CX, $4
+	JL      rq8_0rowtail
+	VMOVDQU 0(DI), Y12
+	VMOVDQU 32(DI), Y13
+	VMOVDQU 64(DI), Y14
+	VMOVDQU 96(DI), Y15
+	Q8_0_ROW_FOUR(SI, (R9), X9)
+	ADDQ    $136, SI
+	ADDQ    $128, DI
+	ADDQ    $16, R9
+	SUBQ    $4, CX
+	JMP     rq8_0rowfour
+
+rq8_0rowtail:
+	TESTQ   CX, CX
+	JZ      rq8_0rowstore
+	VMOVDQU 0(DI), Y12
+	Q8_0_ROW_ONE(SI, (R9), X9)
+	ADDQ    $34, SI
+	ADDQ    $32, DI
+	ADDQ    $4, R9
+	DECQ    CX
+	JMP     rq8_0rowtail
+
+rq8_0rowstore:
+	VMOVSS X9, 0(R10)
+	ADDQ   $4, R10
+	ADDQ   DX, R8
+	DECQ   BX
+	JMP    rq8_0row
+
+rq8_0done:
+	VZEROUPPER
+	RET
+
+// The _VNNI kernels below are dotRowsQ4_K, dotRowsQ5_K and dotRowsQ6_K
+// with AVX512_VNNI's VPDPWSSD in place of VPMADDWD and VPADDD for the
+// scaled lane sums, which is the same exact integer arithmetic in fewer
+// instructions. They need AVX512_VNNI and AVX512VL, for the 256-bit form.
+
+// LANES_ADD_VNNI is LANES_ADD with VPDPWSSD.
+#define LANES_ADD_VNNI(a, b, sc) \
+	VPUNPCKLWD b, a, Y2 \
+	VPUNPCKHWD b, a, Y3 \
+	VPDPWSSD   sc, Y2, Y8 \
+	VPDPWSSD   sc, Y3, Y9
+
+// K_NIBBLES_DOT_VNNI is K_NIBBLES_DOT with LANES_ADD_VNNI.
+#define K_NIBBLES_DOT_VNNI(xlo, xhi, scale) \
+	VPSHUFB      Y14, Y0, Y0 \
+	VPSHUFB      Y14, Y1, Y1 \
+	VPMADDUBSW   xlo, Y0, Y4 \
+	VPMADDUBSW   xhi, Y1, Y5 \
+	VPBROADCASTD scale, Y6 \
+	LANES_ADD_VNNI(Y4, Y5, Y6)
+
+// Q4_K_GROUP_VNNI is Q4_K_GROUP with LANES_ADD_VNNI.
+#define Q4_K_GROUP_VNNI(qs, xlo, xhi, scale) \
+	K_NIBBLES(qs) \
+	K_NIBBLES_DOT_VNNI(xlo, xhi, scale)
+
+// Q5_K_GROUP_VNNI is Q5_K_GROUP with LANES_ADD_VNNI.
+#define Q5_K_GROUP_VNNI(qs, xlo, xhi, scale) \
+	K_NIBBLES(qs) \
+	Q5_K_HIGH_BIT(Y0) \
+	Q5_K_HIGH_BIT(Y1) \
+	K_NIBBLES_DOT_VNNI(xlo, xhi, scale)
+
+// Q6_K_HALF_VNNI is Q6_K_HALF with LANES_ADD_VNNI.
+#define Q6_K_HALF_VNNI(ql, qh, x, ctrl) \
+	VMOVDQU qh, Y0 \
+	VMOVDQU ql, Y1 \
+	VMOVDQU 32+ql, Y2 \
+	VPSLLW  $4, Y0, Y3 \
+	VPAND   q6KHighBits<>(SB), Y3, Y3 \
+	VPAND   Y15, Y1, Y4 \
+	VPOR    Y3, Y4, Y4 \
+	VPSLLW  $2, Y0, Y3 \
+	VPAND   q6KHighBits<>(SB), Y3, Y3 \
+	VPAND   Y15, Y2, Y5 \
+	VPOR    Y3, Y5, Y5 \
+	VPAND   q6KHighBits<>(SB), Y0, Y3 \
+	VPSRLW  $4, Y1, Y6 \
+	VPAND   Y15, Y6, Y6 \
+	VPOR    Y3, Y6, Y6 \
+	VPSRLW  $2, Y0, Y3 \
+	VPAND   q6KHighBits<>(SB), Y3, Y3 \
+	VPSRLW  $4, Y2, Y7 \
+	VPAND   Y15, Y7, Y7 \
+	VPOR    Y3, Y7, Y7 \
+	Q6_K_PRODUCT(Y4, x) \
+	Q6_K_PRODUCT(Y5, 32+x) \
+	Q6_K_PRODUCT(Y6, 64+x) \
+	Q6_K_PRODUCT(Y7, 96+x) \
+	VPSHUFB ctrl, Y10, Y1 \
+	VPSRAW  $8, Y1, Y1 \
+	LANES_ADD_VNNI(Y4, Y5, Y1) \
+	VPSHUFB 32+ctrl, Y10, Y1 \
+	VPSRAW  $8, Y1, Y1 \
+	LANES_ADD_VNNI(Y6, Y7, Y1)
+
+// func dotRowsQ4_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
+TEXT ·dotRowsQ4_KVNNI(SB), NOSPLIT, $16-64
+	MOVQ    w+0(FP), R8
+	MOVQ    rows+16(FP), R9
+	MOVQ    dst+56(FP), R10
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	TESTQ   R9, R9
+	JZ      rq4_Kvnnidone
+
+rq4_Kvnnirow:
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R11
+	MOVQ   bsums+48(FP), R12
+	MOVQ   blocks+24(FP), CX
+	VXORPS Y10, Y10, Y10
 	VXORPS X11, X11, X11
-	ADDQ   $2, SI
+	TESTQ  CX, CX
+	JZ     rq4_Kvnnistore
 
-rq8_0four:
-	CMPQ CX, $4
-	JL   rq8_0tail
-	Q8_0_BLOCK(0(SI), 0(DI), Y4)
-	Q8_0_BLOCK(34(SI), 32(DI), Y5)
-	Q8_0_BLOCK(68(SI), 64(DI), Y6)
-	Q8_0_BLOCK(102(SI), 96(DI), Y7)
-	VPHADDD      Y5, Y4, Y4
-	VPHADDD      Y7, Y6, Y6
-	VPHADDD      Y6, Y4, Y4
-	VEXTRACTI128 $1, Y4, X5
-	VPADDD       X5, X4, X4
-	VCVTDQ2PS    X4, X4
-	MOVWLZX      -2(SI), AX
-	VMOVD        AX, X0
-	VPINSRW      $1, 32(SI), X0, X0
-	VPINSRW      $2, 66(SI), X0, X0
-	VPINSRW      $3, 100(SI), X0, X0
-	VCVTPH2PS    X0, X0
-	VMULPS       (R9), X0, X0
-	VMULPS       X4, X0, X0
-	ADD_FOUR
-	ADDQ         $136, SI
-	ADDQ         $128, DI
-	ADDQ         $16, R9
-	SUBQ         $4, CX
-	JMP          rq8_0four
+rq4_Kvnniblock:
+	K_SCALES(SI)
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	Q4_K_GROUP_VNNI(16(SI), 0(DI), 32(DI), 0(SP))
+	Q4_K_GROUP_VNNI(48(SI), 64(DI), 96(DI), 4(SP))
+	Q4_K_GROUP_VNNI(80(SI), 128(DI), 160(DI), 8(SP))
+	Q4_K_GROUP_VNNI(112(SI), 192(DI), 224(DI), 12(SP))
+	VPERM2I128 $0x20, Y9, Y8, Y0
+	VPERM2I128 $0x31, Y9, Y8, Y1
+	VPADDD     Y1, Y0, Y0
+	VMOVD      0(SI), X7
+	VCVTPH2PS  X7, X7
+	VMULSS     0(R11), X7, X1
+	LANES_SCALE(Y10)
+	K_MIN_SUB((R12), 0(R11))
+	ADDQ       $144, SI
+	ADDQ       $256, DI
+	ADDQ       $4, R11
+	ADDQ       $32, R12
+	DECQ       CX
+	JNZ        rq4_Kvnniblock
 
-rq8_0tail:
-	TESTQ CX, CX
-	JZ    rq8_0store
-	Q8_0_BLOCK(0(SI), 0(DI), Y4)
-	HSUM(Y4, X4, X5)
-	VCVTDQ2PS X4, X4
-	MOVWLZX   -2(SI), AX
-	VMOVD     AX, X0
-	VCVTPH2PS X0, X0
-	VMULSS    (R9), X0, X0
-	VMULSS    X4, X0, X0
-	VADDSS    X0, X11, X11
-	ADDQ      $34, SI
-	ADDQ      $32, DI
-	ADDQ      $4, R9
-	DECQ      CX
-	JMP       rq8_0tail
+rq4_Kvnnistore:
+	ADD_LANES(Y10, X10)
+	VMOVSS X11, (R10)
+	ADDQ   $4, R10
+	ADDQ   rowBytes+8(FP), R8
+	DECQ   R9
+	JNZ    rq4_Kvnnirow
 
-rq8_0store:
+rq4_Kvnnidone:
+	VZEROUPPER
+	RET
+
+// func dotRowsQ5_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
+TEXT ·dotRowsQ5_KVNNI(SB), NOSPLIT, $16-64
+	MOVQ    w+0(FP), R8
+	MOVQ    rows+16(FP), R9
+	MOVQ    dst+56(FP), R10
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	VMOVDQU q5KFifthBit<>(SB), Y13
+	TESTQ   R9, R9
+	JZ      rq5_Kvnnidone
+
+rq5_Kvnnirow:
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R11
+	MOVQ   bsums+48(FP), R12
+	MOVQ   blocks+24(FP), CX
+	VXORPS Y10, Y10, Y10
+	VXORPS X11, X11, X11
+	TESTQ  CX, CX
+	JZ     rq5_Kvnnistore
+
+rq5_Kvnniblock:
+	K_SCALES(SI)
+	VPXOR   Y8, Y8, Y8
+	VPXOR   Y9, Y9, Y9
+	VMOVDQU 16(SI), Y7
+	VMOVDQU q5KFirstBit<>(SB), Y12
+	Q5_K_GROUP_VNNI(48(SI), 0(DI), 32(DI), 0(SP))
+	Q5_K_GROUP_VNNI(80(SI), 64(DI), 96(DI), 4(SP))
+	Q5_K_GROUP_VNNI(112(SI), 128(DI), 160(DI), 8(SP))
+	Q5_K_GROUP_VNNI(144(SI), 192(DI), 224(DI), 12(SP))
+	VPERM2I128 $0x20, Y9, Y8, Y0
+	VPERM2I128 $0x31, Y9, Y8, Y1
+	VPADDD     Y1, Y0, Y0
+	VMOVD      0(SI), X7
+	VCVTPH2PS  X7, X7
+	VMULSS     0(R11), X7, X1
+	LANES_SCALE(Y10)
+	K_MIN_SUB((R12), 0(R11))
+	ADDQ       $176, SI
+	ADDQ       $256, DI
+	ADDQ       $4, R11
+	ADDQ       $32, R12
+	DECQ       CX
+	JNZ        rq5_Kvnniblock
+
+rq5_Kvnnistore:
+	ADD_LANES(Y10, X10)
+	VMOVSS X11, (R10)
+	ADDQ   $4, R10
+	ADDQ   rowBytes+8(FP), R8
+	DECQ   R9
+	JNZ    rq5_Kvnnirow
+
+rq5_Kvnnidone:
+	VZEROUPPER
+	RET
+
+// func dotRowsQ6_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+TEXT ·dotRowsQ6_KVNNI(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), R8
+	MOVQ    rows+16(FP), BX
+	MOVQ    dst+48(FP), R10
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	VMOVDQU q6KOffset<>(SB), Y12
+	LEAQ    q6KScaleShuffle<>(SB), R9
+	TESTQ   BX, BX
+	JZ      rq6_Kvnnidone
+
+rq6_Kvnnirow:
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R11
+	MOVQ   blocks+24(FP), CX
+	VXORPS Y13, Y13, Y13
+	TESTQ  CX, CX
+	JZ     rq6_Kvnnistore
+
+rq6_Kvnniblock:
+	VPXOR          Y8, Y8, Y8
+	VPXOR          Y9, Y9, Y9
+	VBROADCASTI128 192(SI), Y10
+	Q6_K_HALF_VNNI(0(SI), 128(SI), 0(DI), 0(R9))
+	Q6_K_HALF_VNNI(64(SI), 160(SI), 128(DI), 64(R9))
+	VPERM2I128     $0x20, Y9, Y8, Y0
+	VPERM2I128     $0x31, Y9, Y8, Y1
+	VPADDD         Y1, Y0, Y0
+	MOVWLZX        208(SI), AX
+	VMOVD          AX, X1
+	VCVTPH2PS      X1, X1
+	VMULSS         0(R11), X1, X1
+	LANES_SCALE(Y13)
+	ADDQ           $210, SI
+	ADDQ           $256, DI
+	ADDQ           $4, R11
+	DECQ           CX
+	JNZ            rq6_Kvnniblock
+
+rq6_Kvnnistore:
+	VXORPS X11, X11, X11
+	ADD_LANES(Y13, X13)
 	VMOVSS X11, (R10)
 	ADDQ   $4, R10
 	ADDQ   rowBytes+8(FP), R8
 	DECQ   BX
-	JNZ    rq8_0row
+	JNZ    rq6_Kvnnirow
 
-rq8_0done:
+rq6_Kvnnidone:
 	VZEROUPPER
 	RET

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/interp-go/interp/gguf"
 )
@@ -161,6 +162,85 @@ func TestDotQ4_0RowFloatOrder(t *testing.T) {
 		got := dotQ4_0Row(&raw[0], &x[0], blocks, &xd[0])
 		if math.Float32bits(got) != math.Float32bits(want) {
 			t.Fatalf("trial %d: got %g, want %g", trial, got, want)
+		}
+	}
+}
+
+// BenchmarkRowsKernels times the multi-row kernels alone, for one
+// activation row and 64 weight rows of 768 values, which stay in the L1
+// and L2 caches. With -short it takes 40,000 rows, read from memory as in
+// decoding, in calls of tileRows rows. It reports the fastest pass in
+// nanoseconds per 256 weight values, which other processes on a busy
+// machine disturb less than the mean.
+func BenchmarkRowsKernels(b *testing.B) {
+	if !useQuantAsm {
+		b.Skip("no assembly dot products on this CPU or build")
+	}
+	n, k := 64, 768
+	if testing.Short() {
+		n = 40000
+	}
+	rng := rand.New(rand.NewPCG(29, 30))
+	for _, typ := range []gguf.Type{gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K} {
+		w, err := NewMatrix(n, k, typ, nil, randomBlocks(rng, typ, n, k))
+		if err != nil {
+			b.Fatal(err)
+		}
+		format, _ := activationFormat(typ)
+		xq := quantizeRows(format, randomFloats(rng, k), 1, k)
+		if format == gguf.TypeQ8_K {
+			laneInterleave(xq.qs)
+		}
+		x := xq.row(0)
+		dst := make([]float32, n)
+		b.Run(typ.String(), func(b *testing.B) {
+			fastest := time.Duration(math.MaxInt64)
+			for b.Loop() {
+				start := time.Now()
+				for lo := 0; lo < n; lo += tileRows {
+					hi := min(n, lo+tileRows)
+					rowsKernels[typ](dst[lo:hi], &w, lo, hi, &x)
+				}
+				fastest = min(fastest, time.Since(start))
+			}
+			b.ReportMetric(float64(fastest.Nanoseconds())/float64(n*k/256), "min-ns/256values")
+		})
+	}
+}
+
+// TestRowsQ8_0WithMinInt8 checks that a product whose Q8_0 activation
+// quants include -128, which dotRowsQ8_0 cannot take, still matches the
+// portable path. A NaN makes q8Scale take the largest magnitude after it,
+// so a larger value before it rounds to -128.
+func TestRowsQ8_0WithMinInt8(t *testing.T) {
+	if !useQuantAsm {
+		t.Skip("no assembly dot products on this CPU or build")
+	}
+	const n, k = 64, 4 * qk8
+	x := make([]float32, k)
+	x[qk8], x[qk8+1], x[qk8+2] = -128.0/254, float32(math.NaN()), 0.5
+	for i := 2 * qk8; i < k; i++ {
+		x[i] = float32(i%7) - 3
+	}
+	xq := quantizeRows(gguf.TypeQ8_0, x, 1, k)
+	if xq.qs[qk8] != -128 {
+		t.Fatalf("activation quant %d = %d, want -128 for this test", qk8, xq.qs[qk8])
+	}
+
+	rng := rand.New(rand.NewPCG(31, 32))
+	w, err := NewMatrix(n, k, gguf.TypeQ8_0, nil, randomBlocks(rng, gguf.TypeQ8_0, n, k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var portable []float32
+	withQuantAsm(false, func() { portable = matMulResult(x, 1, &w) })
+	for _, path := range quantPaths()[1:] {
+		var asm []float32
+		withQuantPath(path, func() { asm = matMulResult(x, 1, &w) })
+		for j := range asm {
+			if math.Float32bits(asm[j]) != math.Float32bits(portable[j]) {
+				t.Fatalf("row %d = %g on path %s, %g portable", j, asm[j], path.name, portable[j])
+			}
 		}
 	}
 }

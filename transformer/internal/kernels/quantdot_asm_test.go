@@ -11,14 +11,14 @@ import (
 
 // withQuantAsm runs fn with the assembly dot products switched on or off.
 func withQuantAsm(on bool, fn func()) {
-	withQuantPath(quantPath{asm: on, rows: on}, fn)
+	withQuantPath(quantPath{asm: on, rows: on, vnni: on && useQuantVNNI}, fn)
 }
 
 // withQuantPath runs fn on the given path.
 func withQuantPath(path quantPath, fn func()) {
-	savedAsm, savedRows := useQuantAsm, useQuantRows
-	useQuantAsm, useQuantRows = path.asm, path.rows
-	defer func() { useQuantAsm, useQuantRows = savedAsm, savedRows }()
+	savedAsm, savedRows, savedVNNI := useQuantAsm, useQuantRows, useQuantVNNI
+	useQuantAsm, useQuantRows, useQuantVNNI = path.asm, path.rows, path.vnni
+	defer func() { useQuantAsm, useQuantRows, useQuantVNNI = savedAsm, savedRows, savedVNNI }()
 	fn()
 }
 
@@ -27,15 +27,19 @@ type quantPath struct {
 	name string
 	asm  bool // useQuantAsm
 	rows bool // useQuantRows
+	vnni bool // useQuantVNNI
 }
 
 // quantPaths returns the portable path, and the assembly paths where the
-// CPU has them: single-row kernels only, and multi-row kernels for one
-// activation row.
+// CPU has them: single-row kernels only, multi-row kernels for one
+// activation row, and those with AVX512_VNNI.
 func quantPaths() []quantPath {
 	paths := []quantPath{{name: "portable"}}
 	if useQuantAsm {
-		paths = append(paths, quantPath{"asm", true, false}, quantPath{"rows", true, true})
+		paths = append(paths, quantPath{name: "asm", asm: true}, quantPath{name: "rows", asm: true, rows: true})
+	}
+	if useQuantAsm && useQuantVNNI {
+		paths = append(paths, quantPath{name: "vnni", asm: true, rows: true, vnni: true})
 	}
 	return paths
 }
