@@ -120,6 +120,9 @@ func roundedToType(x []float32, typ gguf.Type) []float32 {
 	return out
 }
 
+// TestMatMulHalfShapes checks MatMul (activations rounded to the weight
+// type) and MatMulFloat on every kernel path against float64 products,
+// over a grid of shapes and then every m ≤ 20 and every n ≤ 70.
 func TestMatMulHalfShapes(t *testing.T) {
 	ms := []int{1, 2, 3, 4, 5, 7, 8, 9, 13, 20}
 	ns := []int{1, 2, 3, 4, 5, 7, 16, 17, 63, 64, 65, 70}
@@ -127,26 +130,41 @@ func TestMatMulHalfShapes(t *testing.T) {
 	if testing.Short() {
 		ms, ns, ks = []int{1, 3, 9}, []int{1, 5, 65}, []int{7, 17, 100}
 	}
+	type shape struct{ m, k, n int }
+	var shapes []shape
+	for _, k := range ks {
+		for _, n := range ns {
+			for _, m := range ms {
+				shapes = append(shapes, shape{m, k, n})
+			}
+		}
+	}
+	if !testing.Short() {
+		for m := 1; m <= 20; m++ {
+			shapes = append(shapes, shape{m, 33, 70})
+		}
+		for n := 1; n <= 70; n++ {
+			shapes = append(shapes, shape{1, 17, n}, shape{6, 23, n}, shape{12, 40, n})
+		}
+	}
+
 	for _, path := range halfPaths() {
 		for _, typ := range []gguf.Type{gguf.TypeF16, gguf.TypeBF16} {
 			rng := rand.New(rand.NewPCG(7, uint64(typ)))
 			withHalfPath(path, func() {
-				for _, k := range ks {
-					for _, n := range ns {
-						w, weights := halfMatrix(t, rng, typ, n, k, n%2 == 1)
-						for _, m := range ms {
-							label := fmt.Sprintf("%s %s m=%d k=%d n=%d", path.name, typ, m, k, n)
-							x, _ := offsetSlice(rng, m*k)
+				for _, s := range shapes {
+					m, k, n := s.m, s.k, s.n
+					w, weights := halfMatrix(t, rng, typ, n, k, n%2 == 1)
+					label := fmt.Sprintf("%s %s m=%d k=%d n=%d", path.name, typ, m, k, n)
+					x, _ := offsetSlice(rng, m*k)
 
-							dst, whole := offsetSlice(rng, m*n)
-							MatMul(dst, x, m, &w)
-							checkHalfProduct(t, label+" rounded", dst, whole, roundedToType(x, typ), weights, m, k, n)
+					dst, whole := offsetSlice(rng, m*n)
+					MatMul(dst, x, m, &w)
+					checkHalfProduct(t, label+" rounded", dst, whole, roundedToType(x, typ), weights, m, k, n)
 
-							dst, whole = offsetSlice(rng, m*n)
-							MatMulFloat(dst, x, m, &w)
-							checkHalfProduct(t, label+" float", dst, whole, x, weights, m, k, n)
-						}
-					}
+					dst, whole = offsetSlice(rng, m*n)
+					MatMulFloat(dst, x, m, &w)
+					checkHalfProduct(t, label+" float", dst, whole, x, weights, m, k, n)
 				}
 			})
 		}
