@@ -43,6 +43,10 @@ type quantRow struct {
 	d     []float32
 	s     []float32
 	bsums []int16
+
+	// offsets holds 32·(qs[2i]+qs[2i+1]) for i < k/2, which the Q6_K
+	// kernels of quantdot_amd64.s subtract. Only they set and use it.
+	offsets []int16
 }
 
 // activationFormat returns the format to which llama.cpp rounds activations

@@ -85,9 +85,8 @@ func dotQ8_0(w *byte, x *int8, blocks int, xd *float32) float32
 //go:noescape
 func dotQ4_0Row(w *byte, x *int8, blocks int, xd *float32) float32
 
-// dotQ8_0Pair computes dotQ8_0 for two activation rows at once, with each
-// weight block sign-extended once for both, and stores the products in
-// sums.
+// dotQ8_0Pair computes dotQ8_0 for two activation rows at once, and
+// stores the products in sums. No quant in x0 or x1 may be -128.
 //
 //go:noescape
 func dotQ8_0Pair(w *byte, x0, x1 *int8, blocks int, xd0, xd1 *float32, sums *[2]float32)
@@ -134,10 +133,11 @@ func dotRowsQ5_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsum
 
 // dotRowsQ6_K stores in dst[r] the product of Q6_K weight row r, at
 // w+r·rowBytes, with the activation quants x (in laneInterleave order) and
-// scales xd, as dotQ6_K computes it, for r < rows.
+// scales xd, as dotQ6_K computes it, for r < rows. offsets holds the
+// words 32·(x[2i]+x[2i+1]) (setQ6KOffsets).
 //
 //go:noescape
-func dotRowsQ6_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+func dotRowsQ6_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, offsets *int16, dst *float32)
 
 // dotRowsQ4_KVNNI, dotRowsQ5_KVNNI and dotRowsQ6_KVNNI are dotRowsQ4_K,
 // dotRowsQ5_K and dotRowsQ6_K for CPUs with AVX512_VNNI and AVX512VL.
@@ -149,7 +149,7 @@ func dotRowsQ4_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, 
 func dotRowsQ5_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
 
 //go:noescape
-func dotRowsQ6_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+func dotRowsQ6_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, offsets *int16, dst *float32)
 
 // dotRowsQ8_0 stores in dst[r] the product of Q8_0 weight row r, at
 // w+r·rowBytes, with the activation quants x and block scales xd, as
@@ -200,17 +200,32 @@ func rowsKScaleMin(avx2, vnni func(*byte, int, int, int, *int8, *float32, *int16
 func rowsQ6_K(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
 	blocks := w.Cols / qkK
 	checkRows(dst, w, lo, hi, x, blocks, qkK)
+	_ = x.offsets[blocks*qkK/2-1]
 	dot := dotRowsQ6_K
 	if useQuantVNNI {
 		dot = dotRowsQ6_KVNNI
 	}
-	dot(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &dst[0])
+	dot(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &x.offsets[0], &dst[0])
 }
 
 func rowsQ8_0(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
 	blocks := w.Cols / qk8
 	checkRows(dst, w, lo, hi, x, blocks, qk8)
 	dotRowsQ8_0(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &dst[0])
+}
+
+// setQ6KOffsets sets the offsets of each row to 32·(qs[2i]+qs[2i+1]),
+// the part of the Q6_K products that does not depend on the weights.
+func setQ6KOffsets(rows []quantRow) {
+	offsets := make([]int16, len(rows)*len(rows[0].qs)/2)
+	for r := range rows {
+		qs := rows[r].qs
+		row := offsets[r*len(qs)/2 : (r+1)*len(qs)/2]
+		for i := range row {
+			row[i] = 32 * (int16(qs[2*i]) + int16(qs[2*i+1]))
+		}
+		rows[r].offsets = row
+	}
 }
 
 // containsMinInt8 reports whether -128 is in qs, with the vectorized
@@ -267,10 +282,16 @@ func laneInterleave(qs []int8) {
 // matMulQuantizedAsm computes dst = x · wᵀ like matMulQuantized, from the
 // activations xq already rounded to w's activation format, with the
 // assembly dot products. It returns false, computing nothing, when they do
-// not cover w's type or the CPU lacks AVX2 or F16C. It may reorder xq's quants.
+// not cover w's type, the CPU lacks AVX2 or F16C, or Q8_0 activation quants
+// include -128. It may reorder xq's quants.
 func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 	newKernel, ok := rowKernels[w.Type]
 	if !useQuantAsm || !ok {
+		return false
+	}
+	if w.Type == gguf.TypeQ8_0 && containsMinInt8(xq.qs) {
+		// dotRowsQ8_0 and dotQ8_0Pair cannot take the quant -128.
+		// quantizeRowQ8_0 gives it only for a block with a NaN.
 		return false
 	}
 	if xq.format == gguf.TypeQ8_K {
@@ -285,12 +306,10 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 	tiles := (n + tileRows - 1) / tileRows
 	pairs := w.Type == gguf.TypeQ4_K || w.Type == gguf.TypeQ8_0 // the rowPairKernel types
 	multiRow, ok := rowsKernels[w.Type]
-	if w.Type == gguf.TypeQ8_0 && containsMinInt8(xq.qs) {
-		// dotRowsQ8_0 cannot take the quant -128. quantizeRowQ8_0 gives it
-		// only for a block with a NaN.
-		ok = false
-	}
 	if ok && useQuantRows && (m == 1 || !pairs) {
+		if w.Type == gguf.TypeQ6_K {
+			setQ6KOffsets(rows)
+		}
 		parallelWorkers(tiles, func() func(tile int) {
 			return func(tile int) {
 				// Chunks of weight rows small enough for the L1 or L2

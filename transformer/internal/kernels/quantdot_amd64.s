@@ -890,21 +890,22 @@ dq4_Kpairdone:
 	VZEROUPPER
 	RET
 
-// Q8_0_PAIR_BLOCK is Q8_0_BLOCK for two activation rows, x0 into acc0
-// and x1 into acc1, with the weights sign-extended once.
+// Q8_0_PAIR_BLOCK sets acc0 and acc1 to eight int32 partial sums each of
+// one 32-value block: the weight quants at w times the activation quants
+// at x0 and x1. As in Q8_0_SIGNED_BLOCK, VPMADDUBSW takes |w| and x·sign(w),
+// which is exact unless an activation quant is -128, and |w| serves both
+// rows. Y15 holds 1 in every word.
 #define Q8_0_PAIR_BLOCK(w, x0, x1, acc0, acc1) \
-	VPMOVSXBW w, Y0 \
-	VPMOVSXBW 16+w, Y1 \
-	VPMOVSXBW x0, Y2 \
-	VPMOVSXBW 16+x0, Y3 \
-	VPMADDWD  Y2, Y0, Y2 \
-	VPMADDWD  Y3, Y1, Y3 \
-	VPADDD    Y3, Y2, acc0 \
-	VPMOVSXBW x1, Y2 \
-	VPMOVSXBW 16+x1, Y3 \
-	VPMADDWD  Y2, Y0, Y2 \
-	VPMADDWD  Y3, Y1, Y3 \
-	VPADDD    Y3, Y2, acc1
+	VMOVDQU    w, Y0 \
+	VPABSB     Y0, Y1 \
+	VMOVDQU    x0, Y2 \
+	VPSIGNB    Y0, Y2, Y2 \
+	VPMADDUBSW Y2, Y1, Y2 \
+	VPMADDWD   Y15, Y2, acc0 \
+	VMOVDQU    x1, Y3 \
+	VPSIGNB    Y0, Y3, Y3 \
+	VPMADDUBSW Y3, Y1, Y3 \
+	VPMADDWD   Y15, Y3, acc1
 
 // HSUM sets element 0 of acclow, the low half of acc, to the sum of the
 // eight int32 of acc, using tmp.
@@ -918,6 +919,7 @@ dq4_Kpairdone:
 
 // func dotQ8_0Pair(w *byte, x0, x1 *int8, blocks int, xd0, xd1 *float32, sums *[2]float32)
 TEXT ·dotQ8_0Pair(SB), NOSPLIT, $0-56
+	VMOVDQU wordOnes<>(SB), Y15
 	MOVQ   w+0(FP), SI
 	MOVQ   x0+8(FP), DI
 	MOVQ   x1+16(FP), BX
@@ -1180,14 +1182,55 @@ rq5_Kdone:
 	VZEROUPPER
 	RET
 
-// func dotRowsQ6_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
-TEXT ·dotRowsQ6_K(SB), NOSPLIT, $0-56
+// Q6_K_OFFSET_PRODUCT is Q6_K_PRODUCT with the words 32·x of the
+// activation quants read from xoff, computed once per activation row.
+#define Q6_K_OFFSET_PRODUCT(u, x, xoff) \
+	VPSHUFB    Y14, u, u \
+	VPMADDUBSW x, u, u \
+	VPSUBW     xoff, u, u
+
+// Q6_K_HALF_ROWS is Q6_K_HALF with Q6_K_OFFSET_PRODUCT, offsets at xoff,
+// and Y12 holding q6KHighBits.
+#define Q6_K_HALF_ROWS(ql, qh, x, xoff, ctrl) \
+	VMOVDQU qh, Y0 \
+	VMOVDQU ql, Y1 \
+	VMOVDQU 32+ql, Y2 \
+	VPSLLW  $4, Y0, Y3 \
+	VPAND   Y12, Y3, Y3 \
+	VPAND   Y15, Y1, Y4 \
+	VPOR    Y3, Y4, Y4 \
+	VPSLLW  $2, Y0, Y3 \
+	VPAND   Y12, Y3, Y3 \
+	VPAND   Y15, Y2, Y5 \
+	VPOR    Y3, Y5, Y5 \
+	VPAND   Y12, Y0, Y3 \
+	VPSRLW  $4, Y1, Y6 \
+	VPAND   Y15, Y6, Y6 \
+	VPOR    Y3, Y6, Y6 \
+	VPSRLW  $2, Y0, Y3 \
+	VPAND   Y12, Y3, Y3 \
+	VPSRLW  $4, Y2, Y7 \
+	VPAND   Y15, Y7, Y7 \
+	VPOR    Y3, Y7, Y7 \
+	Q6_K_OFFSET_PRODUCT(Y4, x, xoff) \
+	Q6_K_OFFSET_PRODUCT(Y5, 32+x, 32+xoff) \
+	Q6_K_OFFSET_PRODUCT(Y6, 64+x, 64+xoff) \
+	Q6_K_OFFSET_PRODUCT(Y7, 96+x, 96+xoff) \
+	VPSHUFB ctrl, Y10, Y1 \
+	VPSRAW  $8, Y1, Y1 \
+	LANES_ADD(Y4, Y5, Y1) \
+	VPSHUFB 32+ctrl, Y10, Y1 \
+	VPSRAW  $8, Y1, Y1 \
+	LANES_ADD(Y6, Y7, Y1)
+
+// func dotRowsQ6_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, offsets *int16, dst *float32)
+TEXT ·dotRowsQ6_K(SB), NOSPLIT, $0-64
 	MOVQ    w+0(FP), R8
 	MOVQ    rows+16(FP), BX
-	MOVQ    dst+48(FP), R10
+	MOVQ    dst+56(FP), R10
 	VMOVDQU lowNibble<>(SB), Y15
 	VMOVDQU laneShuffle<>(SB), Y14
-	VMOVDQU q6KOffset<>(SB), Y12
+	VMOVDQU q6KHighBits<>(SB), Y12
 	LEAQ    q6KScaleShuffle<>(SB), R9
 	TESTQ   BX, BX
 	JZ      rq6_Kdone
@@ -1197,6 +1240,7 @@ rq6_Krow:
 	MOVQ   x+32(FP), DI
 	MOVQ   xd+40(FP), R11
 	MOVQ   blocks+24(FP), CX
+	MOVQ   offsets+48(FP), R12
 	VXORPS Y13, Y13, Y13
 	TESTQ  CX, CX
 	JZ     rq6_Kstore
@@ -1205,8 +1249,8 @@ rq6_Kblock:
 	VPXOR          Y8, Y8, Y8
 	VPXOR          Y9, Y9, Y9
 	VBROADCASTI128 192(SI), Y10
-	Q6_K_HALF(0(SI), 128(SI), 0(DI), 0(R9))
-	Q6_K_HALF(64(SI), 160(SI), 128(DI), 64(R9))
+	Q6_K_HALF_ROWS(0(SI), 128(SI), 0(DI), 0(R12), 0(R9))
+	Q6_K_HALF_ROWS(64(SI), 160(SI), 128(DI), 128(R12), 64(R9))
 	VPERM2I128     $0x20, Y9, Y8, Y0
 	VPERM2I128     $0x31, Y9, Y8, Y1
 	VPADDD         Y1, Y0, Y0
@@ -1217,6 +1261,7 @@ rq6_Kblock:
 	LANES_SCALE(Y13)
 	ADDQ           $210, SI
 	ADDQ           $256, DI
+	ADDQ           $256, R12
 	ADDQ           $4, R11
 	DECQ           CX
 	JNZ            rq6_Kblock
@@ -1409,6 +1454,37 @@ rq8_0done:
 	VPSRAW  $8, Y1, Y1 \
 	LANES_ADD_VNNI(Y6, Y7, Y1)
 
+// Q6_K_HALF_ROWS_VNNI is Q6_K_HALF_ROWS with LANES_ADD_VNNI, and with
+// VPTERNLOGD, which needs AVX512VL, to merge each value's low and high
+// bits: $0xF8 sets Y4 to Y4 | (ql & 0x0F).
+#define Q6_K_HALF_ROWS_VNNI(ql, qh, x, xoff, ctrl) \
+	VMOVDQU    qh, Y0 \
+	VMOVDQU    ql, Y1 \
+	VMOVDQU    32+ql, Y2 \
+	VPSLLW     $4, Y0, Y4 \
+	VPAND      Y12, Y4, Y4 \
+	VPTERNLOGD $0xF8, Y15, Y1, Y4 \
+	VPSLLW     $2, Y0, Y5 \
+	VPAND      Y12, Y5, Y5 \
+	VPTERNLOGD $0xF8, Y15, Y2, Y5 \
+	VPAND      Y12, Y0, Y6 \
+	VPSRLW     $4, Y1, Y1 \
+	VPTERNLOGD $0xF8, Y15, Y1, Y6 \
+	VPSRLW     $2, Y0, Y7 \
+	VPAND      Y12, Y7, Y7 \
+	VPSRLW     $4, Y2, Y2 \
+	VPTERNLOGD $0xF8, Y15, Y2, Y7 \
+	Q6_K_OFFSET_PRODUCT(Y4, x, xoff) \
+	Q6_K_OFFSET_PRODUCT(Y5, 32+x, 32+xoff) \
+	Q6_K_OFFSET_PRODUCT(Y6, 64+x, 64+xoff) \
+	Q6_K_OFFSET_PRODUCT(Y7, 96+x, 96+xoff) \
+	VPSHUFB ctrl, Y10, Y1 \
+	VPSRAW  $8, Y1, Y1 \
+	LANES_ADD_VNNI(Y4, Y5, Y1) \
+	VPSHUFB 32+ctrl, Y10, Y1 \
+	VPSRAW  $8, Y1, Y1 \
+	LANES_ADD_VNNI(Y6, Y7, Y1)
+
 // func dotRowsQ4_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
 TEXT ·dotRowsQ4_KVNNI(SB), NOSPLIT, $16-64
 	MOVQ    w+0(FP), R8
@@ -1524,14 +1600,14 @@ rq5_Kvnnidone:
 	VZEROUPPER
 	RET
 
-// func dotRowsQ6_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
-TEXT ·dotRowsQ6_KVNNI(SB), NOSPLIT, $0-56
+// func dotRowsQ6_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, offsets *int16, dst *float32)
+TEXT ·dotRowsQ6_KVNNI(SB), NOSPLIT, $0-64
 	MOVQ    w+0(FP), R8
 	MOVQ    rows+16(FP), BX
-	MOVQ    dst+48(FP), R10
+	MOVQ    dst+56(FP), R10
 	VMOVDQU lowNibble<>(SB), Y15
 	VMOVDQU laneShuffle<>(SB), Y14
-	VMOVDQU q6KOffset<>(SB), Y12
+	VMOVDQU q6KHighBits<>(SB), Y12
 	LEAQ    q6KScaleShuffle<>(SB), R9
 	TESTQ   BX, BX
 	JZ      rq6_Kvnnidone
@@ -1541,6 +1617,7 @@ rq6_Kvnnirow:
 	MOVQ   x+32(FP), DI
 	MOVQ   xd+40(FP), R11
 	MOVQ   blocks+24(FP), CX
+	MOVQ   offsets+48(FP), R12
 	VXORPS Y13, Y13, Y13
 	TESTQ  CX, CX
 	JZ     rq6_Kvnnistore
@@ -1549,8 +1626,8 @@ rq6_Kvnniblock:
 	VPXOR          Y8, Y8, Y8
 	VPXOR          Y9, Y9, Y9
 	VBROADCASTI128 192(SI), Y10
-	Q6_K_HALF_VNNI(0(SI), 128(SI), 0(DI), 0(R9))
-	Q6_K_HALF_VNNI(64(SI), 160(SI), 128(DI), 64(R9))
+	Q6_K_HALF_ROWS_VNNI(0(SI), 128(SI), 0(DI), 0(R12), 0(R9))
+	Q6_K_HALF_ROWS_VNNI(64(SI), 160(SI), 128(DI), 128(R12), 64(R9))
 	VPERM2I128     $0x20, Y9, Y8, Y0
 	VPERM2I128     $0x31, Y9, Y8, Y1
 	VPADDD         Y1, Y0, Y0
@@ -1561,6 +1638,7 @@ rq6_Kvnniblock:
 	LANES_SCALE(Y13)
 	ADDQ           $210, SI
 	ADDQ           $256, DI
+	ADDQ           $256, R12
 	ADDQ           $4, R11
 	DECQ           CX
 	JNZ            rq6_Kvnniblock

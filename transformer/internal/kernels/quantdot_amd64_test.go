@@ -191,7 +191,8 @@ func BenchmarkRowsKernels(b *testing.B) {
 		if format == gguf.TypeQ8_K {
 			laneInterleave(xq.qs)
 		}
-		x := xq.row(0)
+		x := []quantRow{xq.row(0)}
+		setQ6KOffsets(x)
 		dst := make([]float32, n)
 		b.Run(typ.String(), func(b *testing.B) {
 			fastest := time.Duration(math.MaxInt64)
@@ -199,7 +200,7 @@ func BenchmarkRowsKernels(b *testing.B) {
 				start := time.Now()
 				for lo := 0; lo < n; lo += tileRows {
 					hi := min(n, lo+tileRows)
-					rowsKernels[typ](dst[lo:hi], &w, lo, hi, &x)
+					rowsKernels[typ](dst[lo:hi], &w, lo, hi, &x[0])
 				}
 				fastest = min(fastest, time.Since(start))
 			}
