@@ -13,8 +13,8 @@ import (
 
 // useHalfAsm selects the AVX2, FMA and F16C kernels of half_amd64.s for
 // products with F16 and BF16 weights, and useHalfAVX512 the AVX-512
-// variants of some of them (AVX512F for the arithmetic, AVX512BW for the
-// BF16 widening). Tests turn them off to compare the paths.
+// variants of the widening kernels (AVX512F, and AVX512BW for BF16).
+// Tests turn them off to compare the paths.
 var (
 	useHalfAsm    = cpu.X86.HasAVX2 && cpu.X86.HasFMA && hasF16C()
 	useHalfAVX512 = useHalfAsm && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
@@ -37,20 +37,14 @@ func halfToFloat32F16AVX512(n16 int, src *uint16, dst *float32)
 func halfToFloat32BF16AVX512(n16 int, src *uint16, dst *float32)
 
 // hdot4F16 sets dst[r] = Σ_{c<8·k8} x[c]·w[r·ldw + c] for r = 0 … 3, where
-// w holds F16 weights. hdot4BF16 does the same for BF16 weights, and
-// hdot4BF16AVX512 sums over 16·k16 columns. An AVX-512 variant for F16
-// took about a fifth longer than hdot4F16 on 4×768 and 4×3072 weights in
-// the L1 cache of an AMD EPYC (Zen 4), so there is none. For BF16 the
-// AVX-512 variant took a fifth to a third less time.
+// w holds F16 weights, and hdot4BF16 does the same for BF16 weights. They
+// sum in the order of hdot4x2F16 and hdot4x2BF16.
 //
 //go:noescape
 func hdot4F16(k8 int, x *float32, w *uint16, ldw int, dst *float32)
 
 //go:noescape
 func hdot4BF16(k8 int, x *float32, w *uint16, ldw int, dst *float32)
-
-//go:noescape
-func hdot4BF16AVX512(k16 int, x *float32, w *uint16, ldw int, dst *float32)
 
 // hdot4x2F16 sets dst[4i + r] = Σ_{c<8·k8} x[i·ldx + c]·w[r·ldw + c] for
 // the rows i = 0, 1 of x and r = 0 … 3 of F16 weights w, and hdot4x2BF16
@@ -110,10 +104,12 @@ var halfScratchPool = sync.Pool{New: func() any { return new(halfScratch) }}
 // kernels and returns true, or returns false where they do not apply.
 // Every weight is widened exactly to float32, and the products are summed
 // in float32 with FMA, in an order that is not ggml's. The dot products of
-// few rows keep 8 to 32 partial sums per output, in one or two sets of 8
-// or 16 columns, and add them pairwise at the end. The columns after the
-// last whole group of 8 (16 for BF16 with AVX-512) are then added one by
-// one. The packed
+// few rows keep eight partial sums per output, one per column modulo 8,
+// and add them pairwise at the end. The columns after the last whole group
+// of eight are then added one by one. Up to halfDotMaxRows rows, a row's
+// result does not depend on the other rows, but the packed product for
+// more rows sums in sgemmPacked's order, so the same row can come out
+// differently in the last bits in a longer batch. The packed
 // product sums in sgemmPacked's order.
 func matMulHalfAsm(dst, x []float32, m int, w *Matrix) bool {
 	if !useHalfAsm || w.Type != gguf.TypeF16 && w.Type != gguf.TypeBF16 {
@@ -189,22 +185,16 @@ func halfToFloat32(v uint16, t gguf.Type) float32 {
 func halfDot4(out *[4]float32, x []float32, w []uint16, ldw int, t gguf.Type) {
 	k := len(x)
 	_ = w[3*ldw+k-1]
-	done := 0
+	k8 := k / 8
 	switch {
-	case useHalfAVX512 && t == gguf.TypeBF16 && k >= 16:
-		done = k / 16 * 16
-		hdot4BF16AVX512(k/16, &x[0], &w[0], ldw, &out[0])
-	case k >= 8:
-		done = k / 8 * 8
-		if t == gguf.TypeF16 {
-			hdot4F16(k/8, &x[0], &w[0], ldw, &out[0])
-		} else {
-			hdot4BF16(k/8, &x[0], &w[0], ldw, &out[0])
-		}
-	default:
+	case k8 == 0:
 		*out = [4]float32{}
+	case t == gguf.TypeF16:
+		hdot4F16(k8, &x[0], &w[0], ldw, &out[0])
+	default:
+		hdot4BF16(k8, &x[0], &w[0], ldw, &out[0])
 	}
-	for c := done; c < k; c++ {
+	for c := 8 * k8; c < k; c++ {
 		for r := range 4 {
 			out[r] += x[c] * halfToFloat32(w[r*ldw+c], t)
 		}

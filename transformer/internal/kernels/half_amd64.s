@@ -154,13 +154,10 @@ bf16z_done:
 	VPMOVZXWD addr, reg \
 	VPSLLD    $16, reg, reg
 
-// HDOT_REDUCE adds the two sets of sums Y0–Y3 and Y4–Y7 and stores the
-// four rows' totals at DX, as sdot4 does.
+// HDOT_REDUCE adds the eight lanes of each of the sums Y0–Y3 pairwise
+// and stores the four rows' totals at DX, as HDOT2_REDUCE does for row 0
+// of x.
 #define HDOT_REDUCE \
-	VADDPS       Y4, Y0, Y0 \
-	VADDPS       Y5, Y1, Y1 \
-	VADDPS       Y6, Y2, Y2 \
-	VADDPS       Y7, Y3, Y3 \
 	VHADDPS      Y1, Y0, Y0 \
 	VHADDPS      Y3, Y2, Y2 \
 	VHADDPS      Y2, Y0, Y0 \
@@ -209,8 +206,10 @@ bf16z_done:
 // func hdot4F16(k8 int, x *float32, w *uint16, ldw int, dst *float32)
 //
 // Sets dst[r] to the sum over c < 8·k8 of x[c]·w[r·ldw + c] for r = 0 … 3,
-// with the F16 weights widened on the fly. Y0–Y3 take columns 16i … 16i+7
-// and Y4–Y7 columns 16i+8 … 16i+15, so eight FMAs are in flight.
+// with the F16 weights widened on the fly. Lane l of Y0–Y3 sums columns
+// c ≡ l (mod 8) in order, in one chain of FMAs, as hdot4x2F16 does for
+// each row of x, so that a row's result does not depend on whether it was
+// paired with another.
 TEXT ·hdot4F16(SB), NOSPLIT, $0-40
 	MOVQ k8+0(FP), CX
 	MOVQ x+8(FP), SI
@@ -228,7 +227,7 @@ hf16_loop:
 	VMOVUPS (SI), Y8
 	VMOVUPS 32(SI), Y9
 	HDOT_STEP(CVT_F16, Y8, 0, Y0, Y1, Y2, Y3)
-	HDOT_STEP(CVT_F16, Y9, 16, Y4, Y5, Y6, Y7)
+	HDOT_STEP(CVT_F16, Y9, 16, Y0, Y1, Y2, Y3)
 	ADDQ    $64, SI
 	ADDQ    $32, AX
 	DECQ    BX
@@ -264,7 +263,7 @@ hbf16_loop:
 	VMOVUPS (SI), Y8
 	VMOVUPS 32(SI), Y9
 	HDOT_STEP(CVT_BF16, Y8, 0, Y0, Y1, Y2, Y3)
-	HDOT_STEP(CVT_BF16, Y9, 16, Y4, Y5, Y6, Y7)
+	HDOT_STEP(CVT_BF16, Y9, 16, Y0, Y1, Y2, Y3)
 	ADDQ    $64, SI
 	ADDQ    $32, AX
 	DECQ    BX
@@ -277,98 +276,6 @@ hbf16_tail:
 	HDOT_STEP(CVT_BF16, Y8, 0, Y0, Y1, Y2, Y3)
 
 hbf16_reduce:
-	HDOT_REDUCE
-	RET
-
-// The AVX-512 dot product keeps its sums in Z0–Z7 and folds each ZMM
-// register into its lower half before HDOT_REDUCE.
-#define CVTZ_BF16(addr, reg) \
-	VPMOVZXWD addr, reg \
-	VPSLLD    $16, reg, reg
-
-#define HDOTZ_STEP(cvt, xr, off, s0, s1, s2, s3) \
-	cvt(off(DI)(AX*1), Z10)  \
-	cvt(off(R9)(AX*1), Z11)  \
-	cvt(off(R10)(AX*1), Z12) \
-	cvt(off(R11)(AX*1), Z13) \
-	VFMADD231PS Z10, xr, s0  \
-	VFMADD231PS Z11, xr, s1  \
-	VFMADD231PS Z12, xr, s2  \
-	VFMADD231PS Z13, xr, s3
-
-// HDOTZ_SETUP is HDOT_SETUP for the ZMM sums.
-#define HDOTZ_SETUP \
-	SHLQ   $1, R8           \
-	LEAQ   (DI)(R8*4), R12  \
-	LEAQ   (DI)(R8*1), R9   \
-	LEAQ   (R9)(R8*1), R10  \
-	LEAQ   (R10)(R8*1), R11 \
-	VPXORD Z0, Z0, Z0       \
-	VPXORD Z1, Z1, Z1       \
-	VPXORD Z2, Z2, Z2       \
-	VPXORD Z3, Z3, Z3       \
-	VPXORD Z4, Z4, Z4       \
-	VPXORD Z5, Z5, Z5       \
-	VPXORD Z6, Z6, Z6       \
-	VPXORD Z7, Z7, Z7       \
-	XORQ   AX, AX
-
-// HDOTZ_FOLD adds the upper 256 bits of Z0–Z7 to their lower halves.
-#define HDOTZ_FOLD \
-	VEXTRACTF64X4 $1, Z0, Y8 \
-	VADDPS        Y8, Y0, Y0 \
-	VEXTRACTF64X4 $1, Z1, Y8 \
-	VADDPS        Y8, Y1, Y1 \
-	VEXTRACTF64X4 $1, Z2, Y8 \
-	VADDPS        Y8, Y2, Y2 \
-	VEXTRACTF64X4 $1, Z3, Y8 \
-	VADDPS        Y8, Y3, Y3 \
-	VEXTRACTF64X4 $1, Z4, Y8 \
-	VADDPS        Y8, Y4, Y4 \
-	VEXTRACTF64X4 $1, Z5, Y8 \
-	VADDPS        Y8, Y5, Y5 \
-	VEXTRACTF64X4 $1, Z6, Y8 \
-	VADDPS        Y8, Y6, Y6 \
-	VEXTRACTF64X4 $1, Z7, Y8 \
-	VADDPS        Y8, Y7, Y7
-
-// func hdot4BF16AVX512(k16 int, x *float32, w *uint16, ldw int, dst *float32)
-//
-// hdot4BF16 over 16·k16 columns, sixteen at a time. There is no F16
-// variant because hdot4F16 was faster than one on an AMD EPYC (Zen 4).
-TEXT ·hdot4BF16AVX512(SB), NOSPLIT, $0-40
-	MOVQ k16+0(FP), CX
-	MOVQ x+8(FP), SI
-	MOVQ w+16(FP), DI
-	MOVQ ldw+24(FP), R8
-	MOVQ dst+32(FP), DX
-	HDOTZ_SETUP
-	MOVQ CX, BX
-	SHRQ $1, BX
-	JZ   hbf16z_tail
-
-hbf16z_loop:
-	PREFETCHT0 (R12)(AX*4)
-	PREFETCHT0 64(R12)(AX*4)
-	PREFETCHT0 128(R12)(AX*4)
-	PREFETCHT0 192(R12)(AX*4)
-	VMOVUPS (SI), Z8
-	VMOVUPS 64(SI), Z9
-	HDOTZ_STEP(CVTZ_BF16, Z8, 0, Z0, Z1, Z2, Z3)
-	HDOTZ_STEP(CVTZ_BF16, Z9, 32, Z4, Z5, Z6, Z7)
-	ADDQ    $128, SI
-	ADDQ    $64, AX
-	DECQ    BX
-	JNZ     hbf16z_loop
-
-hbf16z_tail:
-	TESTQ $1, CX
-	JZ    hbf16z_reduce
-	VMOVUPS (SI), Z8
-	HDOTZ_STEP(CVTZ_BF16, Z8, 0, Z0, Z1, Z2, Z3)
-
-hbf16z_reduce:
-	HDOTZ_FOLD
 	HDOT_REDUCE
 	RET
 

@@ -59,3 +59,30 @@ func TestWidenHalfAllValues(t *testing.T) {
 		}
 	}
 }
+
+// TestMatMulHalfRowsIndependent checks that, up to halfDotMaxRows rows, a
+// row's products come out bit for bit the same whatever rows share its
+// batch, paired or alone.
+func TestMatMulHalfRowsIndependent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 11))
+	for _, typ := range []gguf.Type{gguf.TypeF16, gguf.TypeBF16} {
+		for _, k := range []int{7, 33, 100} {
+			const n = 13
+			w, _ := halfMatrix(t, rng, typ, n, k, false)
+			x := randomFloats(rng, halfDotMaxRows*k)
+			alone := make([]float32, n)
+			for m := 1; m <= halfDotMaxRows; m++ {
+				dst := make([]float32, m*n)
+				MatMul(dst, x, m, &w)
+				for i := range m {
+					MatMul(alone, x[i*k:(i+1)*k], 1, &w)
+					for j := range n {
+						if math.Float32bits(dst[i*n+j]) != math.Float32bits(alone[j]) {
+							t.Fatalf("%s k=%d: row %d of %d, column %d = %g, alone %g", typ, k, i, m, j, dst[i*n+j], alone[j])
+						}
+					}
+				}
+			}
+		}
+	}
+}
