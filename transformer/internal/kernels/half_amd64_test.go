@@ -13,7 +13,7 @@ import (
 // TestMatMulHalfTiles covers a packed product whose weights fill more
 // than one widened tile.
 func TestMatMulHalfTiles(t *testing.T) {
-	const m, k = 9, 4096
+	const m, k = halfDotMaxRows + 1, 4096
 	// A fifth more rows than one tile holds.
 	n := halfTileFloats / k * 6 / 5
 	for _, path := range halfPaths() {

@@ -124,11 +124,11 @@ func roundedToType(x []float32, typ gguf.Type) []float32 {
 // type) and MatMulFloat on every kernel path against float64 products,
 // over a grid of shapes and then every m ≤ 20 and every n ≤ 70.
 func TestMatMulHalfShapes(t *testing.T) {
-	ms := []int{1, 2, 3, 4, 5, 7, 8, 9, 13, 20}
+	ms := []int{1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 20}
 	ns := []int{1, 2, 3, 4, 5, 7, 16, 17, 63, 64, 65, 70}
 	ks := []int{1, 7, 8, 9, 15, 16, 17, 31, 33, 100, 257}
 	if testing.Short() {
-		ms, ns, ks = []int{1, 3, 9}, []int{1, 5, 65}, []int{7, 17, 100}
+		ms, ns, ks = []int{1, 3, 17}, []int{1, 5, 65}, []int{7, 17, 100}
 	}
 	type shape struct{ m, k, n int }
 	var shapes []shape
@@ -144,7 +144,7 @@ func TestMatMulHalfShapes(t *testing.T) {
 			shapes = append(shapes, shape{m, 33, 70})
 		}
 		for n := 1; n <= 70; n++ {
-			shapes = append(shapes, shape{1, 17, n}, shape{6, 23, n}, shape{12, 40, n})
+			shapes = append(shapes, shape{1, 17, n}, shape{6, 23, n}, shape{18, 40, n})
 		}
 	}
 
