@@ -6,6 +6,10 @@ package kernels
 // quantized products always take the portable path.
 var useQuantAsm = false
 
+// useQuantRows and useQuantVNNI select assembly variants on amd64. Tests
+// set them on every platform.
+var useQuantRows, useQuantVNNI = false, false
+
 // matMulQuantizedAsm returns false: there are no assembly dot products on
 // this platform.
 func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
