@@ -23,8 +23,8 @@ const (
 )
 
 // expApprox returns exp(y) to within about 1e-11 relative: 0 below expMin,
-// +Inf above expMax, NaN for NaN. The AVX2 kernels compute the same steps
-// four lanes at a time, with fused multiply-adds.
+// +Inf above expMax, NaN for NaN. The AVX2 kernels compute the same
+// reduction and polynomial four lanes at a time, with fused multiply-adds.
 func expApprox(y float64) float64 {
 	switch {
 	case y != y:
@@ -34,19 +34,22 @@ func expApprox(y float64) float64 {
 	case y > expMax:
 		return math.Inf(1)
 	}
-	k := math.RoundToEven(y * expLog2E)
+	// Adding and subtracting 1.5·2⁵² rounds to the nearest integer, ties
+	// to even, as math.RoundToEven does, but without its call on amd64.
+	const roundingShift = 0x1.8p52
+	k := (y*expLog2E + roundingShift) - roundingShift
 	r := y - k*expLn2Hi
 	r -= k * expLn2Lo
-	p := 1.0 / 362880
-	p = p*r + 1.0/40320
-	p = p*r + 1.0/5040
-	p = p*r + 1.0/720
-	p = p*r + 1.0/120
-	p = p*r + 1.0/24
-	p = p*r + 1.0/6
-	p = p*r + 0.5
-	p = p*r + 1
-	p = p*r + 1
+	// Estrin's scheme: the same polynomial as the AVX2 kernels' Horner
+	// rule, in a shorter chain of dependent operations.
+	r2 := r * r
+	r4 := r2 * r2
+	p01 := 1 + r
+	p23 := 0.5 + r*(1.0/6)
+	p45 := 1.0/24 + r*(1.0/120)
+	p67 := 1.0/720 + r*(1.0/5040)
+	p89 := 1.0/40320 + r*(1.0/362880)
+	p := (p01 + r2*p23) + r4*((p45+r2*p67)+r4*p89)
 	// p lies in [0.7, 1.42], so adding k to its exponent gives a normal
 	// number for every k that expMin and expMax allow.
 	return math.Float64frombits(math.Float64bits(p) + uint64(int64(k))<<52)
