@@ -77,9 +77,10 @@ func siluGo(out, x []float32) {
 }
 
 // expShiftSumGo sets x[i] = exp(x[i] − shift) and returns the sum of the
-// exponentials in float64. It subtracts in float32, as PyTorch's float32
-// softmax does. The rounding of the difference, up to 2⁻²⁴ of it, becomes
-// a relative error of exp: at most about 1e-6 for a probability of e⁻²⁰.
+// exponentials in float64. It takes the difference in float32, so it
+// returns exp of the float32 difference. Rounding the difference, by up
+// to 2⁻²⁴ of it, is a relative error of exp: at most about 1e-6 for a
+// probability of e⁻²⁰.
 func expShiftSumGo(x []float32, shift float32) float64 {
 	var sum float64
 	for i, v := range x {
