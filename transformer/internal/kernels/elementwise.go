@@ -74,7 +74,7 @@ func Affine(out, x, weight, bias []float32) {
 // GELU sets out[i] to the tanh approximation of GELU of x[i], as GPT-2
 // defines it: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). It computes in
 // float64 and rounds once to float32, so the result is within about 1e-11
-// relative of the exact function before that rounding; GELU(−Inf) is NaN,
+// relative of the exact function before that rounding. GELU(−Inf) is NaN,
 // as the formula gives.
 func GELU(out, x []float32) {
 	if useElementwiseAsm {
@@ -85,7 +85,7 @@ func GELU(out, x []float32) {
 }
 
 // SiLU sets out[i] = x[i]·sigmoid(x[i]), computed as x/(1 + exp(−x)) in
-// float64; SiLU(−Inf) is NaN, as that formula gives.
+// float64. SiLU(−Inf) is NaN, as that formula gives.
 func SiLU(out, x []float32) {
 	if useElementwiseAsm {
 		parallelChunks(out, x, siluAsm)
