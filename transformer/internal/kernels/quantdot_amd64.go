@@ -13,7 +13,7 @@ import (
 )
 
 // useQuantAsm selects the AVX2 integer dot products of quantdot_amd64.s for
-// the weight types in rowKernels. They read the packed weight blocks
+// the weight types in rowKernels and rowsKernels. They read the packed weight blocks
 // directly, so no weight row is unpacked to int16. Tests turn it off to
 // compare with the portable path.
 var useQuantAsm = cpu.X86.HasAVX2 && hasF16C()
@@ -158,6 +158,32 @@ func dotRowsQ6_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, 
 //go:noescape
 func dotRowsQ8_0(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
 
+// dotRowsQ4_0 stores in dst[r] the product of Q4_0 weight row r, at
+// w+r·rowBytes, with the activation quants x and block scales xd, as
+// dotQ4_0Row computes it, for r < rows.
+//
+//go:noescape
+func dotRowsQ4_0(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+
+// dotRowsQ5_0 stores in dst[r] the product of Q5_0 weight row r, at
+// w+r·rowBytes, with the Q8_0 activation quants x and block scales xd, as
+// dotBlocks computes it, for r < rows.
+//
+//go:noescape
+func dotRowsQ5_0(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+
+// dotRowsQ4_1 stores in dst[r] the product of Q4_1 weight row r, at
+// w+r·rowBytes, with the Q8_1 activation quants x, block scales xd and
+// block values xs = d·Σq, as dotOffsetBlocks computes it, for r < rows.
+//
+//go:noescape
+func dotRowsQ4_1(w *byte, rowBytes, rows, blocks int, x *int8, xd, xs *float32, dst *float32)
+
+// dotRowsQ5_1 is dotRowsQ4_1 for Q5_1 weights.
+//
+//go:noescape
+func dotRowsQ5_1(w *byte, rowBytes, rows, blocks int, x *int8, xd, xs *float32, dst *float32)
+
 // rowsKernel stores in dst[r] the product of weight row lo+r of w with
 // the activation row x, for lo ≤ lo+r < hi, in one assembly call.
 type rowsKernel func(dst []float32, w *Matrix, lo, hi int, x *quantRow)
@@ -172,6 +198,10 @@ var rowsKernels = map[gguf.Type]rowsKernel{
 	gguf.TypeQ5_K: rowsKScaleMin(dotRowsQ5_K, dotRowsQ5_KVNNI),
 	gguf.TypeQ6_K: rowsQ6_K,
 	gguf.TypeQ8_0: rowsQ8_0,
+	gguf.TypeQ4_0: rowsBlocks(dotRowsQ4_0),
+	gguf.TypeQ5_0: rowsBlocks(dotRowsQ5_0),
+	gguf.TypeQ4_1: rowsOffsetBlocks(dotRowsQ4_1),
+	gguf.TypeQ5_1: rowsOffsetBlocks(dotRowsQ5_1),
 }
 
 // checkRows panics unless rows lo … hi−1 of w, dst[:hi−lo] and the first
@@ -212,6 +242,23 @@ func rowsQ8_0(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
 	blocks := w.Cols / qk8
 	checkRows(dst, w, lo, hi, x, blocks, qk8)
 	dotRowsQ8_0(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &dst[0])
+}
+
+func rowsBlocks(dot func(*byte, int, int, int, *int8, *float32, *float32)) rowsKernel {
+	return func(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
+		blocks := w.Cols / qk8
+		checkRows(dst, w, lo, hi, x, blocks, qk8)
+		dot(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &dst[0])
+	}
+}
+
+func rowsOffsetBlocks(dot func(*byte, int, int, int, *int8, *float32, *float32, *float32)) rowsKernel {
+	return func(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
+		blocks := w.Cols / qk8
+		checkRows(dst, w, lo, hi, x, blocks, qk8)
+		_ = x.s[blocks-1]
+		dot(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &x.s[0], &dst[0])
+	}
 }
 
 // setQ6KOffsets sets the offsets of each row to 32·(qs[2i]+qs[2i+1]),
@@ -285,8 +332,10 @@ func laneInterleave(qs []int8) {
 // not cover w's type, the CPU lacks AVX2 or F16C, or Q8_0 activation quants
 // include -128. It may reorder xq's quants.
 func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
-	newKernel, ok := rowKernels[w.Type]
-	if !useQuantAsm || !ok {
+	newKernel, hasRowKernel := rowKernels[w.Type]
+	multiRow, hasRowsKernel := rowsKernels[w.Type]
+	hasRowsKernel = hasRowsKernel && useQuantRows
+	if !useQuantAsm || !hasRowKernel && !hasRowsKernel {
 		return false
 	}
 	if w.Type == gguf.TypeQ8_0 && containsMinInt8(xq.qs) {
@@ -305,8 +354,7 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 	n, k := w.Rows, w.Cols
 	tiles := (n + tileRows - 1) / tileRows
 	pairs := w.Type == gguf.TypeQ4_K || w.Type == gguf.TypeQ8_0 // the rowPairKernel types
-	multiRow, ok := rowsKernels[w.Type]
-	if ok && useQuantRows && (m == 1 || !pairs) {
+	if hasRowsKernel && (m == 1 || !pairs) {
 		if w.Type == gguf.TypeQ6_K {
 			setQ6KOffsets(rows)
 		}

@@ -1655,3 +1655,363 @@ rq6_Kvnnistore:
 rq6_Kvnnidone:
 	VZEROUPPER
 	RET
+
+// The row kernels of the 32-value types Q5_0, Q4_1 and Q5_1 follow, with
+// the float32 steps of dotBlocks (Q5_0) and dotOffsetBlocks (Q4_1, Q5_1).
+
+// VPSHUFB control that copies byte j/8 of each 128-bit half to byte j,
+// and the mask of bit j%8 in byte j: together they spread the 32 bits of
+// a Q5_0 or Q5_1 qh word over 32 bytes.
+DATA qhSpread<>+0(SB)/8, $0x0000000000000000
+DATA qhSpread<>+8(SB)/8, $0x0101010101010101
+DATA qhSpread<>+16(SB)/8, $0x0202020202020202
+DATA qhSpread<>+24(SB)/8, $0x0303030303030303
+GLOBL qhSpread<>(SB), RODATA|NOPTR, $32
+DATA qhBit<>+0(SB)/8, $0x8040201008040201
+DATA qhBit<>+8(SB)/8, $0x8040201008040201
+DATA qhBit<>+16(SB)/8, $0x8040201008040201
+DATA qhBit<>+24(SB)/8, $0x8040201008040201
+GLOBL qhBit<>(SB), RODATA|NOPTR, $32
+
+// 16 in every byte, the offset of Q5_0 values.
+DATA q5_0Offset<>+0(SB)/8, $0x1010101010101010
+DATA q5_0Offset<>+8(SB)/8, $0x1010101010101010
+DATA q5_0Offset<>+16(SB)/8, $0x1010101010101010
+DATA q5_0Offset<>+24(SB)/8, $0x1010101010101010
+GLOBL q5_0Offset<>(SB), RODATA|NOPTR, $32
+
+// NIBBLES_32 sets Y0 to the 32 values of a block's 16 qs bytes at qs:
+// value j in the low nibble of byte j, value j+16 in its high nibble. Y15
+// holds 0x0F bytes.
+#define NIBBLES_32(qs) \
+	VMOVDQU     qs, X0 \
+	VPSRLW      $4, X0, X1 \
+	VINSERTI128 $1, X1, Y0, Y0 \
+	VPAND       Y15, Y0, Y0
+
+// FIFTH_BIT sets bit 4 of byte j of Y0 where bit j of the qh word at qh
+// is set. Y11 holds qhSpread, Y10 qhBit and Y12 0x10 bytes.
+#define FIFTH_BIT(qh) \
+	VPBROADCASTD qh, Y2 \
+	VPSHUFB      Y11, Y2, Y2 \
+	VPAND        Y10, Y2, Y2 \
+	VPCMPEQB     Y10, Y2, Y2 \
+	VPAND        Y12, Y2, Y2 \
+	VPOR         Y2, Y0, Y0
+
+// Q4_1_SUMS sets acc to eight int32 partial sums of Σ q·x over one Q4_1
+// block: qs at qs, activation quants at x. Y13 holds 1 in every word.
+#define Q4_1_SUMS(qs, x, acc) \
+	NIBBLES_32(qs) \
+	VPMADDUBSW x, Y0, Y0 \
+	VPMADDWD   Y13, Y0, acc
+
+// Q5_1_SUMS is Q4_1_SUMS for a Q5_1 block with its qh word at qh.
+#define Q5_1_SUMS(qh, qs, x, acc) \
+	NIBBLES_32(qs) \
+	FIFTH_BIT(qh) \
+	VPMADDUBSW x, Y0, Y0 \
+	VPMADDWD   Y13, Y0, acc
+
+// Q5_0_SUMS sets acc to eight int32 partial sums of Σ (q−16)·x over one
+// Q5_0 block, as Σ q·x − Σ 16·x. Y9 holds 16 in every byte.
+#define Q5_0_SUMS(qh, qs, x, acc) \
+	NIBBLES_32(qs) \
+	FIFTH_BIT(qh) \
+	VPMADDUBSW x, Y0, Y0 \
+	VPMADDUBSW x, Y9, Y1 \
+	VPSUBW     Y1, Y0, Y0 \
+	VPMADDWD   Y13, Y0, acc
+
+// FOUR_SUMS sets X4 to the four block sums of the partial sums in Y4 … Y7,
+// as float32.
+#define FOUR_SUMS \
+	VPHADDD      Y5, Y4, Y4 \
+	VPHADDD      Y7, Y6, Y6 \
+	VPHADDD      Y6, Y4, Y4 \
+	VEXTRACTI128 $1, Y4, X5 \
+	VPADDD       X5, X4, X4 \
+	VCVTDQ2PS    X4, X4
+
+// F16_FOUR sets the four floats of dst to the F16 values at off(SI),
+// off+stride(SI), … for blocks of stride bytes.
+#define F16_FOUR(off, stride, dst) \
+	MOVWLZX   off(SI), AX \
+	VMOVD     AX, dst \
+	VPINSRW   $1, off+stride(SI), dst, dst \
+	VPINSRW   $2, off+2*stride(SI), dst, dst \
+	VPINSRW   $3, off+3*stride(SI), dst, dst \
+	VCVTPH2PS dst, dst
+
+// F16_ONE sets element 0 of dst to the F16 value at off(SI).
+#define F16_ONE(off, dst) \
+	MOVWLZX   off(SI), AX \
+	VMOVD     AX, dst \
+	VCVTPH2PS dst, dst
+
+// ROWS_32_PROLOGUE loads the arguments and constants shared by the row
+// kernels of the 32-value types.
+#define ROWS_32_PROLOGUE \
+	MOVQ    w+0(FP), R8 \
+	MOVQ    rows+16(FP), BX \
+	VMOVDQU lowNibble<>(SB), Y15 \
+	VMOVDQU wordOnes<>(SB), Y13 \
+	VMOVDQU q5KFifthBit<>(SB), Y12 \
+	VMOVDQU qhSpread<>(SB), Y11 \
+	VMOVDQU qhBit<>(SB), Y10 \
+	VMOVDQU q5_0Offset<>(SB), Y9
+
+// func dotRowsQ5_0(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+TEXT ·dotRowsQ5_0(SB), NOSPLIT, $0-56
+	ROWS_32_PROLOGUE
+	MOVQ dst+48(FP), R10
+
+rq5_0row:
+	TESTQ  BX, BX
+	JZ     rq5_0done
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R9
+	MOVQ   blocks+24(FP), CX
+	VXORPS X8, X8, X8
+
+rq5_0four:
+	CMPQ CX, $4
+	JL   rq5_0tail
+	Q5_0_SUMS(2(SI), 6(SI), 0(DI), Y4)
+	Q5_0_SUMS(24(SI), 28(SI), 32(DI), Y5)
+	Q5_0_SUMS(46(SI), 50(SI), 64(DI), Y6)
+	Q5_0_SUMS(68(SI), 72(SI), 96(DI), Y7)
+	FOUR_SUMS
+	F16_FOUR(0, 22, X0)
+	VMULPS    (R9), X0, X0
+	VMULPS    X4, X0, X0
+	ADD_FOUR_TO(X8)
+	ADDQ      $88, SI
+	ADDQ      $128, DI
+	ADDQ      $16, R9
+	SUBQ      $4, CX
+	JMP       rq5_0four
+
+rq5_0tail:
+	TESTQ CX, CX
+	JZ    rq5_0store
+	Q5_0_SUMS(2(SI), 6(SI), 0(DI), Y4)
+	HSUM(Y4, X4, X5)
+	VCVTDQ2PS X4, X4
+	F16_ONE(0, X0)
+	VMULSS    (R9), X0, X0
+	VMULSS    X4, X0, X0
+	VADDSS    X0, X8, X8
+	ADDQ      $22, SI
+	ADDQ      $32, DI
+	ADDQ      $4, R9
+	DECQ      CX
+	JMP       rq5_0tail
+
+rq5_0store:
+	VMOVSS X8, (R10)
+	ADDQ   $4, R10
+	ADDQ   rowBytes+8(FP), R8
+	DECQ   BX
+	JMP    rq5_0row
+
+rq5_0done:
+	VZEROUPPER
+	RET
+
+// OFFSET_FOUR adds ((d·dx)·sumi + m·sx) of four blocks, with the sums in
+// X4, to X8 in order, for blocks of stride bytes that start with d and m.
+#define OFFSET_FOUR(stride) \
+	F16_FOUR(0, stride, X0) \
+	F16_FOUR(2, stride, X1) \
+	VMULPS (R9), X0, X0 \
+	VMULPS X4, X0, X0 \
+	VMULPS (R11), X1, X1 \
+	VADDPS X1, X0, X0 \
+	ADD_FOUR_TO(X8)
+
+// OFFSET_ONE is OFFSET_FOUR for one block.
+#define OFFSET_ONE \
+	HSUM(Y4, X4, X5) \
+	VCVTDQ2PS X4, X4 \
+	F16_ONE(0, X0) \
+	F16_ONE(2, X1) \
+	VMULSS (R9), X0, X0 \
+	VMULSS X4, X0, X0 \
+	VMULSS (R11), X1, X1 \
+	VADDSS X1, X0, X0 \
+	VADDSS X0, X8, X8
+
+// func dotRowsQ4_1(w *byte, rowBytes, rows, blocks int, x *int8, xd, xs *float32, dst *float32)
+TEXT ·dotRowsQ4_1(SB), NOSPLIT, $0-64
+	ROWS_32_PROLOGUE
+	MOVQ dst+56(FP), R10
+
+rq4_1row:
+	TESTQ  BX, BX
+	JZ     rq4_1done
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R9
+	MOVQ   xs+48(FP), R11
+	MOVQ   blocks+24(FP), CX
+	VXORPS X8, X8, X8
+
+rq4_1four:
+	CMPQ CX, $4
+	JL   rq4_1tail
+	Q4_1_SUMS(4(SI), 0(DI), Y4)
+	Q4_1_SUMS(24(SI), 32(DI), Y5)
+	Q4_1_SUMS(44(SI), 64(DI), Y6)
+	Q4_1_SUMS(64(SI), 96(DI), Y7)
+	FOUR_SUMS
+	OFFSET_FOUR(20)
+	ADDQ $80, SI
+	ADDQ $128, DI
+	ADDQ $16, R9
+	ADDQ $16, R11
+	SUBQ $4, CX
+	JMP  rq4_1four
+
+rq4_1tail:
+	TESTQ CX, CX
+	JZ    rq4_1store
+	Q4_1_SUMS(4(SI), 0(DI), Y4)
+	OFFSET_ONE
+	ADDQ  $20, SI
+	ADDQ  $32, DI
+	ADDQ  $4, R9
+	ADDQ  $4, R11
+	DECQ  CX
+	JMP   rq4_1tail
+
+rq4_1store:
+	VMOVSS X8, (R10)
+	ADDQ   $4, R10
+	ADDQ   rowBytes+8(FP), R8
+	DECQ   BX
+	JMP    rq4_1row
+
+rq4_1done:
+	VZEROUPPER
+	RET
+
+// func dotRowsQ5_1(w *byte, rowBytes, rows, blocks int, x *int8, xd, xs *float32, dst *float32)
+TEXT ·dotRowsQ5_1(SB), NOSPLIT, $0-64
+	ROWS_32_PROLOGUE
+	MOVQ dst+56(FP), R10
+
+rq5_1row:
+	TESTQ  BX, BX
+	JZ     rq5_1done
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R9
+	MOVQ   xs+48(FP), R11
+	MOVQ   blocks+24(FP), CX
+	VXORPS X8, X8, X8
+
+rq5_1four:
+	CMPQ CX, $4
+	JL   rq5_1tail
+	Q5_1_SUMS(4(SI), 8(SI), 0(DI), Y4)
+	Q5_1_SUMS(28(SI), 32(SI), 32(DI), Y5)
+	Q5_1_SUMS(52(SI), 56(SI), 64(DI), Y6)
+	Q5_1_SUMS(76(SI), 80(SI), 96(DI), Y7)
+	FOUR_SUMS
+	OFFSET_FOUR(24)
+	ADDQ $96, SI
+	ADDQ $128, DI
+	ADDQ $16, R9
+	ADDQ $16, R11
+	SUBQ $4, CX
+	JMP  rq5_1four
+
+rq5_1tail:
+	TESTQ CX, CX
+	JZ    rq5_1store
+	Q5_1_SUMS(4(SI), 8(SI), 0(DI), Y4)
+	OFFSET_ONE
+	ADDQ  $24, SI
+	ADDQ  $32, DI
+	ADDQ  $4, R9
+	ADDQ  $4, R11
+	DECQ  CX
+	JMP   rq5_1tail
+
+rq5_1store:
+	VMOVSS X8, (R10)
+	ADDQ   $4, R10
+	ADDQ   rowBytes+8(FP), R8
+	DECQ   BX
+	JMP    rq5_1row
+
+rq5_1done:
+	VZEROUPPER
+	RET
+
+// func dotRowsQ4_0(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+TEXT ·dotRowsQ4_0(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), R8
+	MOVQ    rows+16(FP), BX
+	MOVQ    dst+48(FP), R10
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU q4_0Offset<>(SB), Y12
+	VMOVDQU wordOnes<>(SB), Y13
+
+rq4_0row:
+	TESTQ  BX, BX
+	JZ     rq4_0done
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R9
+	MOVQ   blocks+24(FP), CX
+	VXORPS X8, X8, X8
+
+rq4_0four:
+	CMPQ CX, $4
+	JL   rq4_0tail
+	Q4_0_BLOCK(2(SI), 0(DI), Y4)
+	Q4_0_BLOCK(20(SI), 32(DI), Y5)
+	Q4_0_BLOCK(38(SI), 64(DI), Y6)
+	Q4_0_BLOCK(56(SI), 96(DI), Y7)
+	FOUR_SUMS
+
+	// (sumi·d)·dx for the four blocks, then added one by one.
+	F16_FOUR(0, 18, X0)
+	VMULPS X0, X4, X4
+	VMULPS (R9), X4, X0
+	ADD_FOUR_TO(X8)
+	ADDQ   $72, SI
+	ADDQ   $128, DI
+	ADDQ   $16, R9
+	SUBQ   $4, CX
+	JMP    rq4_0four
+
+rq4_0tail:
+	TESTQ CX, CX
+	JZ    rq4_0store
+	Q4_0_BLOCK(2(SI), 0(DI), Y4)
+	HSUM(Y4, X4, X5)
+	VCVTDQ2PS X4, X4
+	F16_ONE(0, X0)
+	VMULSS    X0, X4, X4
+	VMULSS    (R9), X4, X0
+	VADDSS    X0, X8, X8
+	ADDQ      $18, SI
+	ADDQ      $32, DI
+	ADDQ      $4, R9
+	DECQ      CX
+	JMP       rq4_0tail
+
+rq4_0store:
+	VMOVSS X8, (R10)
+	ADDQ   $4, R10
+	ADDQ   rowBytes+8(FP), R8
+	DECQ   BX
+	JMP    rq4_0row
+
+rq4_0done:
+	VZEROUPPER
+	RET

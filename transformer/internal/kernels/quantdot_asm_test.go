@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/interp-go/interp/gguf"
@@ -31,8 +32,8 @@ type quantPath struct {
 }
 
 // quantPaths returns the portable path, and the assembly paths where the
-// CPU has them: single-row kernels only, multi-row kernels for one
-// activation row, and those with AVX512_VNNI.
+// CPU has them: single-row kernels only, multi-row kernels where they
+// exist, and those with AVX512_VNNI.
 func quantPaths() []quantPath {
 	paths := []quantPath{{name: "portable"}}
 	if useQuantAsm {
@@ -48,6 +49,11 @@ func quantPaths() []quantPath {
 // amd64.
 var asmQuantTypes = []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K}
 
+// rowsOnlyQuantTypes lists the weight types with multi-row assembly
+// kernels only, which the single-row assembly path leaves to the portable
+// code.
+var rowsOnlyQuantTypes = []gguf.Type{gguf.TypeQ5_0, gguf.TypeQ4_1, gguf.TypeQ5_1}
+
 // TestQuantAsmMatchesPortable compares MatMul on the assembly and the
 // portable path bit for bit, over many random blocks. The shapes cover
 // the four-block and single-block loops of the Q8_0 kernel, partial tiles
@@ -58,7 +64,7 @@ func TestQuantAsmMatchesPortable(t *testing.T) {
 		t.Skip("no assembly dot products on this CPU or build")
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
-	for _, typ := range asmQuantTypes {
+	for _, typ := range slices.Concat(asmQuantTypes, rowsOnlyQuantTypes) {
 		for _, shape := range []struct{ m, n, blocks int }{
 			{1, 1, 1}, {1, 64, 3}, {2, 65, 4}, {3, 130, 5}, {1, 200, 9}, {4, 33, 12}, {1, 7, 96},
 		} {
@@ -109,7 +115,7 @@ func matMulResult(x []float32, m int, w *Matrix) []float32 {
 func BenchmarkMatMulQuantizedPaths(b *testing.B) {
 	const n, k = 768, 768
 	rng := rand.New(rand.NewPCG(27, 28))
-	for _, typ := range asmQuantTypes {
+	for _, typ := range slices.Concat(asmQuantTypes, rowsOnlyQuantTypes) {
 		w, err := NewMatrix(n, k, typ, nil, randomBlocks(rng, typ, n, k))
 		if err != nil {
 			b.Fatal(err)
