@@ -158,6 +158,13 @@ func dotRowsQ6_KVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, 
 //go:noescape
 func dotRowsQ8_0(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
 
+// dotRowsQ2_K stores in dst[r] the product of Q2_K weight row r, at
+// w+r·rowBytes, with the activation quants x (in laneInterleave order),
+// scales xd and block sums bsums, as dotQ2_K computes it, for r < rows.
+//
+//go:noescape
+func dotRowsQ2_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
+
 // dotRowsQ4_0 stores in dst[r] the product of Q4_0 weight row r, at
 // w+r·rowBytes, with the activation quants x and block scales xd, as
 // dotQ4_0Row computes it, for r < rows.
@@ -194,10 +201,11 @@ type rowsKernel func(dst []float32, w *Matrix, lo, hi int, x *quantRow)
 // product of a rowPairKernel type with several activation rows, where
 // unpacking each weight value once for two activation rows pays more.
 var rowsKernels = map[gguf.Type]rowsKernel{
-	gguf.TypeQ4_K: rowsKScaleMin(dotRowsQ4_K, dotRowsQ4_KVNNI),
-	gguf.TypeQ5_K: rowsKScaleMin(dotRowsQ5_K, dotRowsQ5_KVNNI),
+	gguf.TypeQ4_K: rowsWithBlockSums(dotRowsQ4_K, dotRowsQ4_KVNNI),
+	gguf.TypeQ5_K: rowsWithBlockSums(dotRowsQ5_K, dotRowsQ5_KVNNI),
 	gguf.TypeQ6_K: rowsQ6_K,
 	gguf.TypeQ8_0: rowsQ8_0,
+	gguf.TypeQ2_K: rowsWithBlockSums(dotRowsQ2_K, dotRowsQ2_K),
 	gguf.TypeQ4_0: rowsBlocks(dotRowsQ4_0),
 	gguf.TypeQ5_0: rowsBlocks(dotRowsQ5_0),
 	gguf.TypeQ4_1: rowsOffsetBlocks(dotRowsQ4_1),
@@ -214,7 +222,7 @@ func checkRows(dst []float32, w *Matrix, lo, hi int, x *quantRow, blocks, blockS
 	_ = x.d[blocks-1]
 }
 
-func rowsKScaleMin(avx2, vnni func(*byte, int, int, int, *int8, *float32, *int16, *float32)) rowsKernel {
+func rowsWithBlockSums(avx2, vnni func(*byte, int, int, int, *int8, *float32, *int16, *float32)) rowsKernel {
 	return func(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
 		blocks := w.Cols / qkK
 		checkRows(dst, w, lo, hi, x, blocks, qkK)

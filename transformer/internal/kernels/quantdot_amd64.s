@@ -2015,3 +2015,142 @@ rq4_0store:
 rq4_0done:
 	VZEROUPPER
 	RET
+
+// VPSHUFB controls that spread the 16 scale bytes of a Q2_K super-block,
+// present in both 128-bit halves, into words: control k (32 bytes at
+// offset 32k) puts scale 2k in every word of the low half and scale 2k+1
+// in every word of the high half, the 16-value sub-blocks of one 32-byte
+// group of values.
+DATA q2KScaleShuffle<>+0(SB)/8, $0x8000800080008000
+DATA q2KScaleShuffle<>+8(SB)/8, $0x8000800080008000
+DATA q2KScaleShuffle<>+16(SB)/8, $0x8001800180018001
+DATA q2KScaleShuffle<>+24(SB)/8, $0x8001800180018001
+DATA q2KScaleShuffle<>+32(SB)/8, $0x8002800280028002
+DATA q2KScaleShuffle<>+40(SB)/8, $0x8002800280028002
+DATA q2KScaleShuffle<>+48(SB)/8, $0x8003800380038003
+DATA q2KScaleShuffle<>+56(SB)/8, $0x8003800380038003
+DATA q2KScaleShuffle<>+64(SB)/8, $0x8004800480048004
+DATA q2KScaleShuffle<>+72(SB)/8, $0x8004800480048004
+DATA q2KScaleShuffle<>+80(SB)/8, $0x8005800580058005
+DATA q2KScaleShuffle<>+88(SB)/8, $0x8005800580058005
+DATA q2KScaleShuffle<>+96(SB)/8, $0x8006800680068006
+DATA q2KScaleShuffle<>+104(SB)/8, $0x8006800680068006
+DATA q2KScaleShuffle<>+112(SB)/8, $0x8007800780078007
+DATA q2KScaleShuffle<>+120(SB)/8, $0x8007800780078007
+DATA q2KScaleShuffle<>+128(SB)/8, $0x8008800880088008
+DATA q2KScaleShuffle<>+136(SB)/8, $0x8008800880088008
+DATA q2KScaleShuffle<>+144(SB)/8, $0x8009800980098009
+DATA q2KScaleShuffle<>+152(SB)/8, $0x8009800980098009
+DATA q2KScaleShuffle<>+160(SB)/8, $0x800a800a800a800a
+DATA q2KScaleShuffle<>+168(SB)/8, $0x800a800a800a800a
+DATA q2KScaleShuffle<>+176(SB)/8, $0x800b800b800b800b
+DATA q2KScaleShuffle<>+184(SB)/8, $0x800b800b800b800b
+DATA q2KScaleShuffle<>+192(SB)/8, $0x800c800c800c800c
+DATA q2KScaleShuffle<>+200(SB)/8, $0x800c800c800c800c
+DATA q2KScaleShuffle<>+208(SB)/8, $0x800d800d800d800d
+DATA q2KScaleShuffle<>+216(SB)/8, $0x800d800d800d800d
+DATA q2KScaleShuffle<>+224(SB)/8, $0x800e800e800e800e
+DATA q2KScaleShuffle<>+232(SB)/8, $0x800e800e800e800e
+DATA q2KScaleShuffle<>+240(SB)/8, $0x800f800f800f800f
+DATA q2KScaleShuffle<>+248(SB)/8, $0x800f800f800f800f
+GLOBL q2KScaleShuffle<>(SB), RODATA|NOPTR, $256
+
+// 0x03 in every byte, to take one 2-bit Q2_K value.
+DATA twoBits<>+0(SB)/8, $0x0303030303030303
+DATA twoBits<>+8(SB)/8, $0x0303030303030303
+DATA twoBits<>+16(SB)/8, $0x0303030303030303
+DATA twoBits<>+24(SB)/8, $0x0303030303030303
+GLOBL twoBits<>(SB), RODATA|NOPTR, $32
+
+// Q2_K_GROUP adds to the int32 sums in Y12 Σ sc·q·x over the 32 values
+// of bit pair p of the qs half in Y2: values 32p … 32p+31 of the half,
+// sub-blocks 2k and 2k+1, activation quants (in laneInterleave order) at
+// x. Y13 holds the 16 scale bytes, masked to their low nibbles, in both
+// halves, and Y14 laneShuffle, Y15 twoBits.
+#define Q2_K_GROUP(shift, x, k) \
+	VPSRLW     $shift, Y2, Y0 \
+	VPAND      Y15, Y0, Y0 \
+	VPSHUFB    Y14, Y0, Y0 \
+	VPMADDUBSW x, Y0, Y0 \
+	VPSHUFB    32*k(R9), Y13, Y1 \
+	VPMADDWD   Y1, Y0, Y0 \
+	VPADDD     Y0, Y12, Y12
+
+// func dotRowsQ2_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
+TEXT ·dotRowsQ2_K(SB), NOSPLIT, $0-64
+	MOVQ    w+0(FP), R8
+	MOVQ    rows+16(FP), BX
+	MOVQ    dst+56(FP), R10
+	VMOVDQU twoBits<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	LEAQ    q2KScaleShuffle<>(SB), R9
+
+rq2_Krow:
+	TESTQ  BX, BX
+	JZ     rq2_Kdone
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R11
+	MOVQ   bsums+48(FP), R12
+	MOVQ   blocks+24(FP), CX
+	VXORPS X8, X8, X8
+
+rq2_Kblock:
+	TESTQ CX, CX
+	JZ    rq2_Kstore
+
+	// Y13 = scales & 0x0F in both halves; Y3 = the 16 minimums as words.
+	VBROADCASTI128 0(SI), Y3
+	VPSRLW         $4, Y3, Y13
+	VPAND          lowNibble<>(SB), Y13, Y4
+	VPMOVZXBW      X4, Y4
+	VPAND          lowNibble<>(SB), Y3, Y13
+	VPXOR          Y12, Y12, Y12
+
+	VMOVDQU 16(SI), Y2
+	Q2_K_GROUP(0, 0(DI), 0)
+	Q2_K_GROUP(2, 32(DI), 1)
+	Q2_K_GROUP(4, 64(DI), 2)
+	Q2_K_GROUP(6, 96(DI), 3)
+	VMOVDQU 48(SI), Y2
+	Q2_K_GROUP(0, 128(DI), 4)
+	Q2_K_GROUP(2, 160(DI), 5)
+	Q2_K_GROUP(4, 192(DI), 6)
+	Q2_K_GROUP(6, 224(DI), 7)
+
+	// isum in X12 and Σ bsums·min in X4, as float32.
+	HSUM(Y12, X12, X0)
+	VPMADDWD (R12), Y4, Y4
+	HSUM(Y4, X4, X0)
+	VCVTDQ2PS X12, X12
+	VCVTDQ2PS X4, X4
+
+	// sum += (dx·d)·isum − (dx·dmin)·Σ bsums·min, with X7 = [d, dmin].
+	VMOVD     80(SI), X7
+	VCVTPH2PS X7, X7
+	VMOVSS    0(R11), X5
+	VMULSS    X7, X5, X0
+	VMULSS    X12, X0, X0
+	VPSHUFD   $0x55, X7, X1
+	VMULSS    X1, X5, X1
+	VMULSS    X4, X1, X1
+	VSUBSS    X1, X0, X0
+	VADDSS    X0, X8, X8
+
+	ADDQ $84, SI
+	ADDQ $256, DI
+	ADDQ $4, R11
+	ADDQ $32, R12
+	DECQ CX
+	JMP  rq2_Kblock
+
+rq2_Kstore:
+	VMOVSS X8, (R10)
+	ADDQ   $4, R10
+	ADDQ   rowBytes+8(FP), R8
+	DECQ   BX
+	JMP    rq2_Krow
+
+rq2_Kdone:
+	VZEROUPPER
+	RET
