@@ -208,6 +208,14 @@ func halfDot4(out *[4]float32, x []float32, w []uint16, ldw int, t gguf.Type) {
 // four rows of w at a time, on up to GOMAXPROCS goroutines that take
 // blocks of rows of w in turn. The kernels read the weights straight from
 // w, and pairs of rows of x share each widened weight.
+//
+// A block of b rows is split into four runs of b/4 consecutive rows, and
+// each call takes the next row of every run. The kernels then read four
+// long sequential streams, which the hardware prefetcher follows, rather
+// than four rows of 1.5 to 6 KiB that end before it has started. On 40
+// out-of-cache 3072×768 F16 matrices and one row of x, two cores of an
+// AMD EPYC (Zen 4) read about 25 GB/s this way, against 15 GB/s for four
+// adjacent rows and 22 GB/s for adjacent rows with software prefetching.
 func halfDotRows(dst, x []float32, m int, w *Matrix) {
 	n, k := w.Rows, w.Cols
 	words := halfWords(w)
@@ -217,22 +225,22 @@ func halfDotRows(dst, x []float32, m int, w *Matrix) {
 		return func(block int) {
 			lo := block * blockRows
 			hi := min(n, lo+blockRows)
-			j := lo
-			for ; j+4 <= hi; j += 4 {
-				halfDotRowGroup(dst, x, m, n, k, words[j*k:], k, w.Type, j)
+			run := (hi - lo) / 4
+			for j := lo; j < lo+run; j++ {
+				halfDotRowGroup(dst, x, m, n, k, words[j*k:], run*k, w.Type, j, run)
 			}
-			// The last rows one at a time, through ldw = 0.
-			for ; j < hi; j++ {
-				halfDotRowGroup(dst, x, m, n, k, words[j*k:], 0, w.Type, j)
+			// The rows after the four runs one at a time, through ldw = 0.
+			for j := lo + 4*run; j < hi; j++ {
+				halfDotRowGroup(dst, x, m, n, k, words[j*k:], 0, w.Type, j, 0)
 			}
 		}
 	})
 }
 
-// halfDotRowGroup sets dst[i, j … j+3] for every row i of x to the dot
-// products with the four weight rows at w, ldw words apart. With ldw = 0
-// it sets only dst[i, j], the product with one row.
-func halfDotRowGroup(dst, x []float32, m, n, k int, w []uint16, ldw int, t gguf.Type, j int) {
+// halfDotRowGroup sets dst[i, j + r·step] for every row i of x and r = 0 …
+// 3 to the dot products with the four weight rows at w, ldw words apart.
+// With ldw = 0 it sets only dst[i, j], the product with one row.
+func halfDotRowGroup(dst, x []float32, m, n, k int, w []uint16, ldw int, t gguf.Type, j, step int) {
 	width := 4
 	if ldw == 0 {
 		width = 1
@@ -241,12 +249,16 @@ func halfDotRowGroup(dst, x []float32, m, n, k int, w []uint16, ldw int, t gguf.
 	i := 0
 	for ; i+2 <= m; i += 2 {
 		halfDot4x2((*[8]float32)(&out), x[i*k:(i+2)*k], w, ldw, t)
-		copy(dst[i*n+j:i*n+j+width], out[:width])
-		copy(dst[(i+1)*n+j:(i+1)*n+j+width], out[4:4+width])
+		for r := range width {
+			dst[i*n+j+r*step] = out[r]
+			dst[(i+1)*n+j+r*step] = out[4+r]
+		}
 	}
 	if i < m {
 		halfDot4((*[4]float32)(out[:4]), x[i*k:(i+1)*k], w, ldw, t)
-		copy(dst[i*n+j:i*n+j+width], out[:width])
+		for r := range width {
+			dst[i*n+j+r*step] = out[r]
+		}
 	}
 }
 

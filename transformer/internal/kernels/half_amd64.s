@@ -167,17 +167,10 @@ bf16z_done:
 	VZEROUPPER
 
 // HDOT_SETUP takes w in DI and its row stride in words in R8, points R9,
-// R10 and R11 at rows 1 to 3 and R12 at row 4, and clears the sums and
-// AX, the byte offset into every weight row.
-//
-// The loops prefetch rows 4 to 7, the next call's rows when the rows are
-// contiguous (ldw = k), so that those four short streams are in the cache
-// before the hardware prefetcher would start on them. By the time the
-// loop reaches offset AX, it has requested the 4·AX bytes after R12, so
-// the next four rows by the end. Prefetches past the matrix do not fault.
+// R10 and R11 at rows 1 to 3, and clears the sums and AX, the byte offset
+// into every weight row.
 #define HDOT_SETUP \
 	SHLQ   $1, R8           \
-	LEAQ   (DI)(R8*4), R12  \
 	LEAQ   (DI)(R8*1), R9   \
 	LEAQ   (R9)(R8*1), R10  \
 	LEAQ   (R10)(R8*1), R11 \
@@ -222,8 +215,6 @@ TEXT ·hdot4F16(SB), NOSPLIT, $0-40
 	JZ   hf16_tail
 
 hf16_loop:
-	PREFETCHT0 (R12)(AX*4)
-	PREFETCHT0 64(R12)(AX*4)
 	VMOVUPS (SI), Y8
 	VMOVUPS 32(SI), Y9
 	HDOT_STEP(CVT_F16, Y8, 0, Y0, Y1, Y2, Y3)
@@ -258,8 +249,6 @@ TEXT ·hdot4BF16(SB), NOSPLIT, $0-40
 	JZ   hbf16_tail
 
 hbf16_loop:
-	PREFETCHT0 (R12)(AX*4)
-	PREFETCHT0 64(R12)(AX*4)
 	VMOVUPS (SI), Y8
 	VMOVUPS 32(SI), Y9
 	HDOT_STEP(CVT_BF16, Y8, 0, Y0, Y1, Y2, Y3)
@@ -358,7 +347,6 @@ TEXT ·hdot4x2F16(SB), NOSPLIT, $0-48
 	JZ    h2f16_reduce
 
 h2f16_loop:
-	PREFETCHT0 (R12)(AX*4)
 	HDOT2_STEP(CVT_F16)
 	ADDQ $32, SI
 	ADDQ $16, AX
@@ -385,7 +373,6 @@ TEXT ·hdot4x2BF16(SB), NOSPLIT, $0-48
 	JZ    h2bf16_reduce
 
 h2bf16_loop:
-	PREFETCHT0 (R12)(AX*4)
 	HDOT2_STEP(CVT_BF16)
 	ADDQ $32, SI
 	ADDQ $16, AX
