@@ -165,6 +165,13 @@ func dotRowsQ8_0(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst 
 //go:noescape
 func dotRowsQ2_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, bsums *int16, dst *float32)
 
+// dotRowsQ3_K stores in dst[r] the product of Q3_K weight row r, at
+// w+r·rowBytes, with the activation quants x (in laneInterleave order) and
+// scales xd, as dotLanes computes it, for r < rows.
+//
+//go:noescape
+func dotRowsQ3_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+
 // dotRowsQ4_0 stores in dst[r] the product of Q4_0 weight row r, at
 // w+r·rowBytes, with the activation quants x and block scales xd, as
 // dotQ4_0Row computes it, for r < rows.
@@ -206,6 +213,7 @@ var rowsKernels = map[gguf.Type]rowsKernel{
 	gguf.TypeQ6_K: rowsQ6_K,
 	gguf.TypeQ8_0: rowsQ8_0,
 	gguf.TypeQ2_K: rowsWithBlockSums(dotRowsQ2_K, dotRowsQ2_K),
+	gguf.TypeQ3_K: rowsQ3_K,
 	gguf.TypeQ4_0: rowsBlocks(dotRowsQ4_0),
 	gguf.TypeQ5_0: rowsBlocks(dotRowsQ5_0),
 	gguf.TypeQ4_1: rowsOffsetBlocks(dotRowsQ4_1),
@@ -244,6 +252,12 @@ func rowsQ6_K(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
 		dot = dotRowsQ6_KVNNI
 	}
 	dot(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &x.offsets[0], &dst[0])
+}
+
+func rowsQ3_K(dst []float32, w *Matrix, lo, hi int, x *quantRow) {
+	blocks := w.Cols / qkK
+	checkRows(dst, w, lo, hi, x, blocks, qkK)
+	dotRowsQ3_K(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &x.qs[0], &x.d[0], &dst[0])
 }
 
 func rowsQ8_0(dst []float32, w *Matrix, lo, hi int, x *quantRow) {

@@ -2154,3 +2154,139 @@ rq2_Kstore:
 rq2_Kdone:
 	VZEROUPPER
 	RET
+
+// 4 in every byte: the mask of a Q3_K value's high bit, placed at bit 2,
+// and the offset of Q3_K values.
+DATA fourBytes<>+0(SB)/8, $0x0404040404040404
+DATA fourBytes<>+8(SB)/8, $0x0404040404040404
+DATA fourBytes<>+16(SB)/8, $0x0404040404040404
+DATA fourBytes<>+24(SB)/8, $0x0404040404040404
+GLOBL fourBytes<>(SB), RODATA|NOPTR, $32
+
+// Q3_K_VALUE sets dst to the 32 values u = q + 4·h of bit pair p of the
+// qs half in Y1, with q = (qs >> qshift) & 3 and h the hmask bit of the
+// pair moved to bit 2 by hop $hshift. The value ggml uses is u − 4.
+#define Q3_K_VALUE(qshift, hop, hshift, dst) \
+	VPSRLW $qshift, Y1, dst \
+	VPAND  twoBits<>(SB), dst, dst \
+	hop    $hshift, 0(SI), Y3 \
+	VPAND  fourBytes<>(SB), Y3, Y3 \
+	VPOR   Y3, dst, dst
+
+// Q3_K_LANES adds the lane sums of one 128-value half from the values in
+// Y4 … Y7, as Q6_K_HALF does, with Y12 holding 4 in every byte for the
+// offset and Y10 the signed scales.
+#define Q3_K_LANES(x, ctrl) \
+	Q6_K_PRODUCT(Y4, x) \
+	Q6_K_PRODUCT(Y5, 32+x) \
+	Q6_K_PRODUCT(Y6, 64+x) \
+	Q6_K_PRODUCT(Y7, 96+x) \
+	VPSHUFB ctrl, Y10, Y1 \
+	VPSRAW  $8, Y1, Y1 \
+	LANES_ADD(Y4, Y5, Y1) \
+	VPSHUFB 32+ctrl, Y10, Y1 \
+	VPSRAW  $8, Y1, Y1 \
+	LANES_ADD(Y6, Y7, Y1)
+
+// Q3_K_SCALES sets both 128-bit halves of Y10 to the 16 scales of the
+// Q3_K super-block at SI, q3KScale − 32 as signed bytes. It uses AX, DX,
+// R12 and R13.
+#define Q3_K_SCALES \
+	MOVQ        96(SI), AX \
+	MOVQ        $0x0f0f0f0f0f0f0f0f, R13 \
+	MOVQ        AX, DX \
+	SHRQ        $4, DX \
+	ANDQ        R13, AX \
+	ANDQ        R13, DX \
+	MOVL        104(SI), R12 \
+	MOVL        R12, R13 \
+	ANDL        $0x03030303, R13 \
+	SHLL        $4, R13 \
+	ORQ         R13, AX \
+	MOVL        R12, R13 \
+	SHRL        $2, R13 \
+	ANDL        $0x03030303, R13 \
+	SHLQ        $36, R13 \
+	ORQ         R13, AX \
+	MOVL        R12, R13 \
+	SHRL        $4, R13 \
+	ANDL        $0x03030303, R13 \
+	SHLL        $4, R13 \
+	ORQ         R13, DX \
+	MOVL        R12, R13 \
+	SHRL        $6, R13 \
+	ANDL        $0x03030303, R13 \
+	SHLQ        $36, R13 \
+	ORQ         R13, DX \
+	VMOVQ       AX, X10 \
+	VPINSRQ     $1, DX, X10, X10 \
+	VPSUBB      q6KOffset<>(SB), X10, X10 \
+	VINSERTI128 $1, X10, Y10, Y10
+
+// func dotRowsQ3_K(w *byte, rowBytes, rows, blocks int, x *int8, xd *float32, dst *float32)
+TEXT ·dotRowsQ3_K(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), R8
+	MOVQ    rows+16(FP), BX
+	MOVQ    dst+48(FP), R10
+	VMOVDQU laneShuffle<>(SB), Y14
+	VMOVDQU fourBytes<>(SB), Y12
+	LEAQ    q6KScaleShuffle<>(SB), R9
+
+rq3_Krow:
+	TESTQ  BX, BX
+	JZ     rq3_Kdone
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+40(FP), R11
+	MOVQ   blocks+24(FP), CX
+	VXORPS Y13, Y13, Y13
+
+rq3_Kblock:
+	TESTQ CX, CX
+	JZ    rq3_Kstore
+	Q3_K_SCALES
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+
+	// Half 0: hmask bits 0 … 3.
+	VMOVDQU 32(SI), Y1
+	Q3_K_VALUE(0, VPSLLW, 2, Y4)
+	Q3_K_VALUE(2, VPSLLW, 1, Y5)
+	Q3_K_VALUE(4, VPSRLW, 0, Y6)
+	Q3_K_VALUE(6, VPSRLW, 1, Y7)
+	Q3_K_LANES(0(DI), 0(R9))
+
+	// Half 1: hmask bits 4 … 7.
+	VMOVDQU 64(SI), Y1
+	Q3_K_VALUE(0, VPSRLW, 2, Y4)
+	Q3_K_VALUE(2, VPSRLW, 3, Y5)
+	Q3_K_VALUE(4, VPSRLW, 4, Y6)
+	Q3_K_VALUE(6, VPSRLW, 5, Y7)
+	Q3_K_LANES(128(DI), 64(R9))
+
+	VPERM2I128 $0x20, Y9, Y8, Y0
+	VPERM2I128 $0x31, Y9, Y8, Y1
+	VPADDD     Y1, Y0, Y0
+	MOVWLZX    108(SI), AX
+	VMOVD      AX, X1
+	VCVTPH2PS  X1, X1
+	VMULSS     0(R11), X1, X1
+	LANES_SCALE(Y13)
+	ADDQ       $110, SI
+	ADDQ       $256, DI
+	ADDQ       $4, R11
+	DECQ       CX
+	JMP        rq3_Kblock
+
+rq3_Kstore:
+	VXORPS X11, X11, X11
+	ADD_LANES(Y13, X13)
+	VMOVSS X11, (R10)
+	ADDQ   $4, R10
+	ADDQ   rowBytes+8(FP), R8
+	DECQ   BX
+	JMP    rq3_Krow
+
+rq3_Kdone:
+	VZEROUPPER
+	RET

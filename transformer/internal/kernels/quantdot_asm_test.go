@@ -52,7 +52,7 @@ var asmQuantTypes = []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, ggu
 // rowsOnlyQuantTypes lists the weight types with multi-row assembly
 // kernels only, which the single-row assembly path leaves to the portable
 // code.
-var rowsOnlyQuantTypes = []gguf.Type{gguf.TypeQ5_0, gguf.TypeQ4_1, gguf.TypeQ5_1, gguf.TypeQ2_K}
+var rowsOnlyQuantTypes = []gguf.Type{gguf.TypeQ5_0, gguf.TypeQ4_1, gguf.TypeQ5_1, gguf.TypeQ2_K, gguf.TypeQ3_K}
 
 // TestQuantAsmMatchesPortable compares MatMul on the assembly and the
 // portable path bit for bit, over many random blocks. The shapes cover
