@@ -63,6 +63,24 @@ func TestQuantAsmMatchesPortable(t *testing.T) {
 	if !useQuantAsm {
 		t.Skip("no assembly dot products on this CPU or build")
 	}
+	paths := []quantPath{
+		{name: "asm", asm: true},
+		{name: "rows", asm: true, rows: true},
+		{name: "vnni", asm: true, rows: true, vnni: true},
+	}
+	for _, path := range paths {
+		t.Run(path.name, func(t *testing.T) {
+			if path.vnni && !useQuantVNNI {
+				t.Skip("CPU or OS lacks AVX512_VNNI or AVX512VL, so the VNNI kernels are not run")
+			}
+			checkQuantPathMatchesPortable(t, path)
+		})
+	}
+}
+
+// checkQuantPathMatchesPortable runs TestQuantAsmMatchesPortable on one
+// assembly path.
+func checkQuantPathMatchesPortable(t *testing.T, path quantPath) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	for _, typ := range slices.Concat(asmQuantTypes, rowsOnlyQuantTypes) {
 		for _, shape := range []struct{ m, n, blocks int }{
@@ -85,16 +103,13 @@ func TestQuantAsmMatchesPortable(t *testing.T) {
 				clear(x[k : k+typ.BlockSize()])
 			}
 
-			var portable []float32
+			var asm, portable []float32
 			withQuantAsm(false, func() { portable = matMulResult(x, shape.m, &w) })
-			for _, path := range quantPaths()[1:] {
-				var asm []float32
-				withQuantPath(path, func() { asm = matMulResult(x, shape.m, &w) })
-				for e := range asm {
-					if math.Float32bits(asm[e]) != math.Float32bits(portable[e]) {
-						t.Fatalf("%s m=%d n=%d k=%d: element [%d,%d] = %g on path %s, %g portable",
-							typ, shape.m, shape.n, k, e/shape.n, e%shape.n, asm[e], path.name, portable[e])
-					}
+			withQuantPath(path, func() { asm = matMulResult(x, shape.m, &w) })
+			for e := range asm {
+				if math.Float32bits(asm[e]) != math.Float32bits(portable[e]) {
+					t.Fatalf("%s m=%d n=%d k=%d: element [%d,%d] = %g on path %s, %g portable",
+						typ, shape.m, shape.n, k, e/shape.n, e%shape.n, asm[e], path.name, portable[e])
 				}
 			}
 		}
