@@ -12,9 +12,20 @@ import (
 
 var (
 	model124MOnce sync.Once
+	model124MDir  string // the temporary folder of a written model, or ""
 	model124MPath string
 	model124MErr  error
 )
+
+// TestMain removes the model that model124M wrote, so benchmark runs do
+// not leave half a gigabyte behind each time.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if model124MDir != "" {
+		os.RemoveAll(model124MDir)
+	}
+	os.Exit(code)
+}
 
 // model124M returns a GGUF file of GPT-2 small's shape (124M parameters,
 // F32): the file INTERP_BENCH_MODEL names, or one written once per process
@@ -30,6 +41,7 @@ func model124M(b *testing.B) string {
 			model124MErr = err
 			return
 		}
+		model124MDir = dir
 		model124MPath = filepath.Join(dir, "gpt2-124m.gguf")
 		model124MErr = synth.Write(model124MPath, synth.Default124M())
 	})
