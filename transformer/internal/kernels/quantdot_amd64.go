@@ -380,12 +380,16 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 		if w.Type == gguf.TypeQ6_K {
 			setQ6KOffsets(rows)
 		}
+		chunk := rowsChunk
+		if m == 1 {
+			chunk = tileRows
+		}
 		parallelWorkers(tiles, func() func(tile int) {
 			return func(tile int) {
 				// Chunks of weight rows small enough for the L1 or L2
 				// cache, each multiplied by every activation row.
-				for lo := tile * tileRows; lo < min(n, (tile+1)*tileRows); lo += rowsChunk {
-					hi := min(n, lo+rowsChunk, (tile+1)*tileRows)
+				for lo := tile * tileRows; lo < min(n, (tile+1)*tileRows); lo += chunk {
+					hi := min(n, lo+chunk, (tile+1)*tileRows)
 					for i := range rows {
 						multiRow(dst[i*n+lo:i*n+hi], w, lo, hi, &rows[i])
 					}
