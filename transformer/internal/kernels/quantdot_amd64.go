@@ -23,6 +23,11 @@ var useQuantAsm = cpu.X86.HasAVX2 && hasF16C()
 // single-row kernels.
 var useQuantRows = true
 
+// useQuantQuad selects dotQ8_0Quad for products of Q8_0 weights with four
+// or more activation rows, when useQuantAsm is also set. Tests turn it
+// off to compare it with the pair kernel.
+var useQuantQuad = true
+
 // useQuantVNNI selects the _VNNI variants of the K-quant multi-row
 // kernels, which need AVX512_VNNI and AVX512VL. cpu.X86.HasAVX512VNNI is
 // set only where the CPU and the OS support AVX-512. Tests turn it off to
@@ -90,6 +95,14 @@ func dotQ4_0Row(w *byte, x *int8, blocks int, xd *float32) float32
 //
 //go:noescape
 func dotQ8_0Pair(w *byte, x0, x1 *int8, blocks int, xd0, xd1 *float32, sums *[2]float32)
+
+// dotQ8_0Quad computes dotQ8_0 for a Q8_0 weight row at w and four
+// activation rows, x + r·xStride for r < 4, with the block scales dxT in
+// transposeScales' order, and stores the products in sums. No quant in
+// the activation rows may be -128.
+//
+//go:noescape
+func dotQ8_0Quad(w *byte, blocks int, x *int8, xStride int, dxT *float32, sums *[4]float32)
 
 // dotQ4_K returns the product of a Q4_K weight row at w with the
 // activation quants x (in laneInterleave order), scales xd and block sums
@@ -283,6 +296,44 @@ func rowsOffsetBlocks(dot func(*byte, int, int, int, *int8, *float32, *float32, 
 	}
 }
 
+// transposeScales returns the Q8_0 block scales of each group of four
+// activation rows of xq, block by block: element 4(g·blocks+b)+r is the
+// scale of block b of row 4g+r, as dotQ8_0Quad reads them.
+func transposeScales(xq *quantRows, m int) []float32 {
+	blocks := xq.k / qk8
+	dxT := make([]float32, m/4*4*blocks)
+	for g := range m / 4 {
+		for r := range 4 {
+			d := xq.d[(4*g+r)*blocks : (4*g+r+1)*blocks]
+			for b, v := range d {
+				dxT[4*(g*blocks+b)+r] = v
+			}
+		}
+	}
+	return dxT
+}
+
+// dotQ8_0Quads stores in dst[i·n] the product of the Q8_0 weight row raw
+// with activation row i of xq, for i < m rounded down to a multiple of
+// four, and returns that number of rows.
+func dotQ8_0Quads(dst []float32, n int, raw []byte, xq *quantRows, m int, dxT []float32) int {
+	k, blocks := xq.k, xq.k/qk8
+	_ = raw[blocks*q8_0Bytes-1]
+	quads := m / 4 * 4
+	if quads == 0 {
+		return 0
+	}
+	_ = xq.qs[quads*k-1]
+	_ = dxT[quads*blocks-1]
+	_ = dst[(quads-1)*n]
+	var sums [4]float32
+	for i := 0; i < quads; i += 4 {
+		dotQ8_0Quad(&raw[0], blocks, &xq.qs[i*k], k, &dxT[i*blocks], &sums)
+		dst[i*n], dst[(i+1)*n], dst[(i+2)*n], dst[(i+3)*n] = sums[0], sums[1], sums[2], sums[3]
+	}
+	return quads
+}
+
 // setQ6KOffsets sets the offsets of each row to 32·(qs[2i]+qs[2i+1]),
 // the part of the Q6_K products that does not depend on the weights.
 func setQ6KOffsets(rows []quantRow) {
@@ -398,12 +449,19 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 		})
 		return true
 	}
+	var dxT []float32
+	if w.Type == gguf.TypeQ8_0 && useQuantQuad {
+		dxT = transposeScales(xq, m)
+	}
 	parallelWorkers(tiles, func() func(tile int) {
 		kernel := newKernel(k)
 		return func(tile int) {
 			for j := tile * tileRows; j < min(n, (tile+1)*tileRows); j++ {
 				kernel.prepare(w.Raw[j*w.RowBytes : (j+1)*w.RowBytes])
 				i := 0
+				if dxT != nil {
+					i = dotQ8_0Quads(dst[j:], n, w.Raw[j*w.RowBytes:(j+1)*w.RowBytes], xq, m, dxT)
+				}
 				if pairKernel, ok := kernel.(rowPairKernel); ok {
 					for ; i+1 < len(rows); i += 2 {
 						dst[i*n+j], dst[(i+1)*n+j] = pairKernel.dotPair(&rows[i], &rows[i+1])

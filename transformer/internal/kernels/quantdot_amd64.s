@@ -2290,3 +2290,62 @@ rq3_Kstore:
 rq3_Kdone:
 	VZEROUPPER
 	RET
+
+// Q8_0_QUAD_ROW sets acc to the partial sums of one activation row at x
+// times the weight block whose |w| is in Y1 and w in Y0, as in
+// Q8_0_SIGNED_BLOCK. Y15 holds 1 in every word.
+#define Q8_0_QUAD_ROW(x, acc) \
+	VMOVDQU    x, Y2 \
+	VPSIGNB    Y0, Y2, Y2 \
+	VPMADDUBSW Y2, Y1, Y2 \
+	VPMADDWD   Y15, Y2, acc
+
+// func dotQ8_0Quad(w *byte, blocks int, x *int8, xStride int, dxT *float32, sums *[4]float32)
+//
+// Four activation rows share each float32 instruction: block b's products
+// (d·dx)·sumi of the four rows are one vector, added to the four running
+// sums in order, which are the steps of dotQ8_0 for each row.
+TEXT ·dotQ8_0Quad(SB), NOSPLIT, $0-48
+	MOVQ    w+0(FP), SI
+	MOVQ    blocks+8(FP), CX
+	MOVQ    x+16(FP), DI
+	MOVQ    xStride+24(FP), DX
+	MOVQ    dxT+32(FP), R9
+	MOVQ    sums+40(FP), R10
+	LEAQ    (DI)(DX*2), R11
+	VMOVDQU wordOnes<>(SB), Y15
+	VXORPS  X14, X14, X14
+	TESTQ   CX, CX
+	JZ      dq8_0quaddone
+
+dq8_0quadloop:
+	VMOVDQU 2(SI), Y0
+	VPABSB  Y0, Y1
+	Q8_0_QUAD_ROW((DI), Y4)
+	Q8_0_QUAD_ROW((DI)(DX*1), Y5)
+	Q8_0_QUAD_ROW((R11), Y6)
+	Q8_0_QUAD_ROW((R11)(DX*1), Y7)
+	VPHADDD      Y5, Y4, Y4
+	VPHADDD      Y7, Y6, Y6
+	VPHADDD      Y6, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD       X5, X4, X4
+	VCVTDQ2PS    X4, X4
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X0
+	VCVTPH2PS    X0, X0
+	VBROADCASTSS X0, X0
+	VMULPS       (R9), X0, X0
+	VMULPS       X4, X0, X0
+	VADDPS       X0, X14, X14
+	ADDQ         $34, SI
+	ADDQ         $32, DI
+	ADDQ         $32, R11
+	ADDQ         $16, R9
+	DECQ         CX
+	JNZ          dq8_0quadloop
+
+dq8_0quaddone:
+	VMOVUPS X14, (R10)
+	VZEROUPPER
+	RET

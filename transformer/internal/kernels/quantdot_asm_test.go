@@ -17,9 +17,11 @@ func withQuantAsm(on bool, fn func()) {
 
 // withQuantPath runs fn on the given path.
 func withQuantPath(path quantPath, fn func()) {
-	savedAsm, savedRows, savedVNNI := useQuantAsm, useQuantRows, useQuantVNNI
-	useQuantAsm, useQuantRows, useQuantVNNI = path.asm, path.rows, path.vnni
-	defer func() { useQuantAsm, useQuantRows, useQuantVNNI = savedAsm, savedRows, savedVNNI }()
+	savedAsm, savedRows, savedVNNI, savedQuad := useQuantAsm, useQuantRows, useQuantVNNI, useQuantQuad
+	useQuantAsm, useQuantRows, useQuantVNNI, useQuantQuad = path.asm, path.rows, path.vnni, path.rows
+	defer func() {
+		useQuantAsm, useQuantRows, useQuantVNNI, useQuantQuad = savedAsm, savedRows, savedVNNI, savedQuad
+	}()
 	fn()
 }
 
@@ -27,7 +29,7 @@ func withQuantPath(path quantPath, fn func()) {
 type quantPath struct {
 	name string
 	asm  bool // useQuantAsm
-	rows bool // useQuantRows
+	rows bool // useQuantRows, and useQuantQuad
 	vnni bool // useQuantVNNI
 }
 
@@ -85,6 +87,7 @@ func checkQuantPathMatchesPortable(t *testing.T, path quantPath) {
 	for _, typ := range slices.Concat(asmQuantTypes, rowsOnlyQuantTypes) {
 		for _, shape := range []struct{ m, n, blocks int }{
 			{1, 1, 1}, {1, 64, 3}, {2, 65, 4}, {3, 130, 5}, {1, 200, 9}, {4, 33, 12}, {1, 7, 96},
+			{6, 40, 7}, {9, 20, 2},
 		} {
 			k := shape.blocks * typ.BlockSize()
 			w, err := NewMatrix(shape.n, k, typ, nil, randomBlocks(rng, typ, shape.n, k))

@@ -6,9 +6,9 @@ package kernels
 // quantized products always take the portable path.
 var useQuantAsm = false
 
-// useQuantRows and useQuantVNNI select assembly variants on amd64. Tests
-// set them on every platform.
-var useQuantRows, useQuantVNNI = false, false
+// useQuantRows, useQuantVNNI and useQuantQuad select assembly variants on
+// amd64. Tests set them on every platform.
+var useQuantRows, useQuantVNNI, useQuantQuad = false, false, false
 
 // matMulQuantizedAsm returns false: there are no assembly dot products on
 // this platform.
