@@ -3,7 +3,6 @@
 package kernels
 
 import (
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -13,28 +12,13 @@ import (
 
 // useHalfAsm selects the AVX2, FMA and F16C kernels of half_amd64.s for
 // products with F16 and BF16 weights, and useHalfAVX512 the AVX-512
-// variants of the widening kernels (AVX512F, and AVX512BW for BF16).
+// variants of the kernels that pack them for the packed product (AVX512F,
+// and AVX512BW for BF16).
 // Tests turn them off to compare the paths.
 var (
 	useHalfAsm    = cpu.X86.HasAVX2 && cpu.X86.HasFMA && hasF16C()
 	useHalfAVX512 = useHalfAsm && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
 )
-
-// halfToFloat32F16 and halfToFloat32BF16 widen 8·n8 weights at src to
-// floats at dst. The AVX512 variants widen 16·n16 weights, in 0.4 to 0.6
-// of the time on an AMD EPYC (Zen 4) with 3072 weights in the L1 cache.
-//
-//go:noescape
-func halfToFloat32F16(n8 int, src *uint16, dst *float32)
-
-//go:noescape
-func halfToFloat32BF16(n8 int, src *uint16, dst *float32)
-
-//go:noescape
-func halfToFloat32F16AVX512(n16 int, src *uint16, dst *float32)
-
-//go:noescape
-func halfToFloat32BF16AVX512(n16 int, src *uint16, dst *float32)
 
 // hdot4F16 sets dst[r] = Σ_{c<8·k8} x[c]·w[r·ldw + c] for r = 0 … 3, where
 // w holds F16 weights, and hdot4BF16 does the same for BF16 weights. They
@@ -83,25 +67,13 @@ func roundHalfActivations(t gguf.Type, x []float32) []float32 {
 }
 
 // halfDotMaxRows is the largest m for which matMulHalfAsm takes dot
-// products of whole rows instead of widening blocks of weight rows for
-// the packed product. On GPT-2 small's MLP shapes (768×3072 and 3072×768)
-// on one core of a busy AMD EPYC (Zen 4), the dot products took 0.7 to
-// 0.85 of the packed product's time for m = 12 and 16, 0.85 to 0.95 for
-// m = 24, and more from about m = 32 on.
+// products of whole rows instead of the packed product. On GPT-2 small's
+// MLP shapes (768×3072 and 3072×768) on one core of a busy AMD EPYC
+// (Zen 4), the dot products took 0.7 to 0.85 of the packed product's time
+// for m = 12 and 16, 0.85 to 0.95 for m = 24, and more from about m = 32
+// on. (Measured when the packed product still widened the weights in a
+// pass of their own.)
 const halfDotMaxRows = 16
-
-// halfTileFloats bounds the weights that the packed product widens
-// before one call of sgemmPacked, 4 MiB of float32. Each call packs all
-// of x again, which favours large tiles, but tiles of 16 MiB took about a
-// tenth more CPU time than tiles of 2 or 4 MiB in the F16 prefill
-// benchmarks on an AMD EPYC (Zen 4, two busy cores), an estimate from
-// noisy runs.
-const halfTileFloats = 1 << 20
-
-// halfScratch is the widened tile of the packed product.
-type halfScratch struct{ data []float32 }
-
-var halfScratchPool = sync.Pool{New: func() any { return new(halfScratch) }}
 
 // matMulHalfAsm computes dst = x · wᵀ for F16 or BF16 w with the assembly
 // kernels and returns true, or returns false where they do not apply.
@@ -112,8 +84,7 @@ var halfScratchPool = sync.Pool{New: func() any { return new(halfScratch) }}
 // of eight are then added one by one. Up to halfDotMaxRows rows, a row's
 // result does not depend on the other rows, but the packed product for
 // more rows sums in sgemmPacked's order, so the same row can come out
-// differently in the last bits in a longer batch. The packed
-// product sums in sgemmPacked's order.
+// differently in the last bits in a longer batch.
 func matMulHalfAsm(dst, x []float32, m int, w *Matrix) bool {
 	if !useHalfAsm || w.Type != gguf.TypeF16 && w.Type != gguf.TypeBF16 {
 		return false
@@ -141,37 +112,6 @@ func matMulHalfAsm(dst, x []float32, m int, w *Matrix) bool {
 // them little-endian, the byte order of amd64.
 func halfWords(w *Matrix) []uint16 {
 	return unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(w.Raw))), len(w.Raw)/2)
-}
-
-// widenHalf sets dst[i] to the float32 value of the F16 or BF16 weight
-// src[i]. The assembly widens whole groups of 8 (16 with AVX-512) and the
-// loop at the end the rest.
-func widenHalf(dst []float32, src []uint16, t gguf.Type) {
-	n := len(src)
-	if n == 0 {
-		return
-	}
-	_ = dst[n-1]
-	done := 0
-	switch {
-	case useHalfAVX512 && n >= 16:
-		done = n / 16 * 16
-		if t == gguf.TypeF16 {
-			halfToFloat32F16AVX512(n/16, &src[0], &dst[0])
-		} else {
-			halfToFloat32BF16AVX512(n/16, &src[0], &dst[0])
-		}
-	case n >= 8:
-		done = n / 8 * 8
-		if t == gguf.TypeF16 {
-			halfToFloat32F16(n/8, &src[0], &dst[0])
-		} else {
-			halfToFloat32BF16(n/8, &src[0], &dst[0])
-		}
-	}
-	for i := done; i < n; i++ {
-		dst[i] = halfToFloat32(src[i], t)
-	}
 }
 
 // halfToFloat32 returns the value of one F16 or BF16 weight.
@@ -284,43 +224,76 @@ func halfDot4x2(out *[8]float32, x []float32, w []uint16, ldw int, t gguf.Type) 
 	}
 }
 
-// halfPacked computes dst = x·wᵀ for many rows of x. It widens tiles of
-// up to halfTileFloats weights, split among the goroutines, into one
-// buffer and multiplies each tile with sgemmPacked.
+// halfPacked computes dst = x·wᵀ for many rows of x with sgemmPacked's
+// blocks and kernels, packing blocks of w straight from its F16 or BF16
+// weights.
 func halfPacked(dst, x []float32, m int, w *Matrix) {
 	n, k := w.Rows, w.Cols
-	words := halfWords(w)
-	// Tiles of equal size, a multiple of sgemmNR rows where there are
-	// several, so that the last tile is not a thin one.
-	tiles := (n*k + halfTileFloats - 1) / halfTileFloats
-	tileRows := n
-	if tiles > 1 {
-		tileRows = ((n+tiles-1)/tiles + sgemmNR - 1) / sgemmNR * sgemmNR
+	b := sgemmOperand{half: halfWords(w), bf16: w.Type == gguf.TypeBF16, ld: k, trans: true}
+	sgemmPackedWith(sgemmTilingFor(m), dst, n, x, k, b, m, k, n)
+}
+
+// packHalfBTransposed is packBTransposed for b of F16 (or, with bf16,
+// BF16) weights, which it widens to floats.
+func packHalfBTransposed(dst []float32, b []uint16, bf16 bool, ldb, jc, nc, pc, kc int) {
+	t := gguf.TypeF16
+	if bf16 {
+		t = gguf.TypeBF16
 	}
-
-	scratch := halfScratchPool.Get().(*halfScratch)
-	defer halfScratchPool.Put(scratch)
-	tile := growFloats(&scratch.data, tileRows*k)
-
-	// Goroutines widen slices of this many rows of a tile.
-	const widenRows = 16
-	for lo := 0; lo < n; lo += tileRows {
-		hi := min(n, lo+tileRows)
-		slices := (hi - lo + widenRows - 1) / widenRows
-		halfWorkers(slices, (hi-lo)*k*minFlopsPerWidenedWeight, func() func(s int) {
-			return func(s int) {
-				first := lo + s*widenRows
-				last := min(hi, first+widenRows)
-				widenHalf(tile[(first-lo)*k:(last-lo)*k], words[first*k:last*k], w.Type)
+	for jr := 0; jr < nc; jr += sgemmNR {
+		sliver := dst[jr*kc : (jr+sgemmNR)*kc]
+		nr := min(sgemmNR, nc-jr)
+		first := (jc+jr)*ldb + pc
+		// The assembly packs full slivers, and the loop below the rest.
+		packed := 0
+		if nr == sgemmNR {
+			packed = transpose16HalfRows(sliver, b, bf16, first, ldb, kc)
+		}
+		for r := range nr {
+			row := b[first+r*ldb:][:kc]
+			for c := packed; c < kc; c++ {
+				sliver[c*sgemmNR+r] = halfToFloat32(row[c], t)
 			}
-		})
-		sgemmPacked(dst[lo:], n, x, k, tile, k, true, m, k, hi-lo)
+		}
+		for r := nr; r < sgemmNR; r++ {
+			for c := range kc {
+				sliver[c*sgemmNR+r] = 0
+			}
+		}
 	}
 }
 
-// minFlopsPerWidenedWeight counts the widening of one weight as this many
-// flops when halfWorkers weighs whether to start goroutines.
-const minFlopsPerWidenedWeight = 2
+// transpose16HalfRows is transpose16Rows for 16 rows of F16 or BF16
+// weights: it widens and packs the first columns of the rows, whole steps
+// of 16 with useHalfAVX512 and then of 8, and returns the number of
+// columns packed. Without useHalfAsm it packs none.
+func transpose16HalfRows(dst []float32, b []uint16, bf16 bool, first, ldb, kc int) int {
+	packed := kc / 8 * 8
+	if !useHalfAsm || packed == 0 {
+		return 0
+	}
+	_ = b[first+15*ldb+packed-1]
+	_ = dst[packed*16-1]
+	done := 0
+	if useHalfAVX512 {
+		done = kc / 16 * 16
+		switch {
+		case done == 0:
+		case bf16:
+			packBT16BF16AVX512(done/16, &b[first], ldb, &dst[0])
+		default:
+			packBT16F16AVX512(done/16, &b[first], ldb, &dst[0])
+		}
+	}
+	switch {
+	case done == packed:
+	case bf16:
+		packBT16BF16((packed-done)/8, &b[first+done], ldb, &dst[done*16])
+	default:
+		packBT16F16((packed-done)/8, &b[first+done], ldb, &dst[done*16])
+	}
+	return packed
+}
 
 // halfWorkers runs items [0, n) on up to GOMAXPROCS goroutines as
 // parallelWorkers does, but on the calling goroutine alone when the work,

@@ -374,3 +374,123 @@ packb_sliver:
 packb_done:
 	VZEROUPPER
 	RET
+
+// HALF_PAIR_F16 widens four F16 weights at lo and four at hi into the low
+// and high 128-bit lanes of y, through x (the low half of y).
+// HALF_PAIR_BF16 does the same for BF16 weights.
+#define HALF_PAIR_F16(lo, hi, x, y) \
+	VMOVQ     lo, x        \
+	VPINSRQ   $1, hi, x, x \
+	VCVTPH2PS x, y
+
+#define HALF_PAIR_BF16(lo, hi, x, y) \
+	VMOVQ     lo, x        \
+	VPINSRQ   $1, hi, x, x \
+	VPMOVZXWD x, y         \
+	VPSLLD    $16, y, y
+
+// PACK_8x8_F16 is PACK_8x8 for rows of F16 weights, ldb = R8 bytes apart
+// (R9 = 3·ldb), which it widens as it loads them. PACK_8x8_BF16 does the
+// same for BF16 weights.
+#define PACK_8x8_F16(lo, hi, off) \
+	HALF_PAIR_F16((lo), (hi), X0, Y0)                 \
+	HALF_PAIR_F16((lo)(R8*1), (hi)(R8*1), X1, Y1)     \
+	HALF_PAIR_F16((lo)(R8*2), (hi)(R8*2), X2, Y2)     \
+	HALF_PAIR_F16((lo)(R9*1), (hi)(R9*1), X3, Y3)     \
+	HALF_PAIR_F16(8(lo), 8(hi), X4, Y4)               \
+	HALF_PAIR_F16(8(lo)(R8*1), 8(hi)(R8*1), X5, Y5)   \
+	HALF_PAIR_F16(8(lo)(R8*2), 8(hi)(R8*2), X6, Y6)   \
+	HALF_PAIR_F16(8(lo)(R9*1), 8(hi)(R9*1), X7, Y7)   \
+	TRANSPOSE_LANES(Y0, Y1, Y2, Y3, Y8, Y9, Y10, Y11) \
+	VMOVUPS     Y8, (off+0*64)(DI)                    \
+	VMOVUPS     Y9, (off+1*64)(DI)                    \
+	VMOVUPS     Y10, (off+2*64)(DI)                   \
+	VMOVUPS     Y11, (off+3*64)(DI)                   \
+	TRANSPOSE_LANES(Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11) \
+	VMOVUPS     Y8, (off+4*64)(DI)                    \
+	VMOVUPS     Y9, (off+5*64)(DI)                    \
+	VMOVUPS     Y10, (off+6*64)(DI)                   \
+	VMOVUPS     Y11, (off+7*64)(DI)
+
+#define PACK_8x8_BF16(lo, hi, off) \
+	HALF_PAIR_BF16((lo), (hi), X0, Y0)                \
+	HALF_PAIR_BF16((lo)(R8*1), (hi)(R8*1), X1, Y1)    \
+	HALF_PAIR_BF16((lo)(R8*2), (hi)(R8*2), X2, Y2)    \
+	HALF_PAIR_BF16((lo)(R9*1), (hi)(R9*1), X3, Y3)    \
+	HALF_PAIR_BF16(8(lo), 8(hi), X4, Y4)              \
+	HALF_PAIR_BF16(8(lo)(R8*1), 8(hi)(R8*1), X5, Y5)  \
+	HALF_PAIR_BF16(8(lo)(R8*2), 8(hi)(R8*2), X6, Y6)  \
+	HALF_PAIR_BF16(8(lo)(R9*1), 8(hi)(R9*1), X7, Y7)  \
+	TRANSPOSE_LANES(Y0, Y1, Y2, Y3, Y8, Y9, Y10, Y11) \
+	VMOVUPS     Y8, (off+0*64)(DI)                    \
+	VMOVUPS     Y9, (off+1*64)(DI)                    \
+	VMOVUPS     Y10, (off+2*64)(DI)                   \
+	VMOVUPS     Y11, (off+3*64)(DI)                   \
+	TRANSPOSE_LANES(Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11) \
+	VMOVUPS     Y8, (off+4*64)(DI)                    \
+	VMOVUPS     Y9, (off+5*64)(DI)                    \
+	VMOVUPS     Y10, (off+6*64)(DI)                   \
+	VMOVUPS     Y11, (off+7*64)(DI)
+
+// func packBT16F16(kc8 int, b *uint16, ldb int, dst *float32)
+//
+// packBT16 for rows of F16 weights, widened to floats: dst[c·16 + r] =
+// b[r·ldb + c] for c < 8·kc8. Needs AVX2 and F16C.
+TEXT ·packBT16F16(SB), NOSPLIT, $0-32
+	MOVQ  kc8+0(FP), CX
+	MOVQ  b+8(FP), SI
+	MOVQ  ldb+16(FP), R8
+	MOVQ  dst+24(FP), DI
+	TESTQ CX, CX
+	JZ    f16_done
+	SHLQ  $1, R8
+	LEAQ  (R8)(R8*2), R9
+	LEAQ  (SI)(R8*4), BX
+	LEAQ  (BX)(R8*4), R10
+	LEAQ  (R10)(R8*4), R11
+
+f16_loop:
+	PACK_8x8_F16(SI, BX, 0)
+	PACK_8x8_F16(R10, R11, 32)
+	ADDQ $16, SI
+	ADDQ $16, BX
+	ADDQ $16, R10
+	ADDQ $16, R11
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  f16_loop
+
+f16_done:
+	VZEROUPPER
+	RET
+
+// func packBT16BF16(kc8 int, b *uint16, ldb int, dst *float32)
+//
+// packBT16F16 for BF16 weights. Needs AVX2.
+TEXT ·packBT16BF16(SB), NOSPLIT, $0-32
+	MOVQ  kc8+0(FP), CX
+	MOVQ  b+8(FP), SI
+	MOVQ  ldb+16(FP), R8
+	MOVQ  dst+24(FP), DI
+	TESTQ CX, CX
+	JZ    bf16_done
+	SHLQ  $1, R8
+	LEAQ  (R8)(R8*2), R9
+	LEAQ  (SI)(R8*4), BX
+	LEAQ  (BX)(R8*4), R10
+	LEAQ  (R10)(R8*4), R11
+
+bf16_loop:
+	PACK_8x8_BF16(SI, BX, 0)
+	PACK_8x8_BF16(R10, R11, 32)
+	ADDQ $16, SI
+	ADDQ $16, BX
+	ADDQ $16, R10
+	ADDQ $16, R11
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  bf16_loop
+
+bf16_done:
+	VZEROUPPER
+	RET

@@ -490,3 +490,124 @@ pack_loop:
 pack_done:
 	VZEROUPPER
 	RET
+
+// TRANSPOSE_STORE_16x16 is the transposition of packBT16AVX512 for the
+// 16 rows in Z0–Z15: it stores column c to c·64 bytes from DI.
+#define TRANSPOSE_STORE_16x16 \
+	UNPACK_PAIR(Z0, Z1, Z16, Z17)                     \
+	UNPACK_PAIR(Z2, Z3, Z18, Z19)                     \
+	UNPACK_PAIR(Z4, Z5, Z20, Z21)                     \
+	UNPACK_PAIR(Z6, Z7, Z22, Z23)                     \
+	UNPACK_PAIR(Z8, Z9, Z24, Z25)                     \
+	UNPACK_PAIR(Z10, Z11, Z26, Z27)                   \
+	UNPACK_PAIR(Z12, Z13, Z28, Z29)                   \
+	UNPACK_PAIR(Z14, Z15, Z30, Z31)                   \
+	GATHER_QUAD(Z16, Z17, Z18, Z19, Z0, Z1, Z2, Z3)   \
+	GATHER_QUAD(Z20, Z21, Z22, Z23, Z4, Z5, Z6, Z7)   \
+	GATHER_QUAD(Z24, Z25, Z26, Z27, Z8, Z9, Z10, Z11) \
+	GATHER_QUAD(Z28, Z29, Z30, Z31, Z12, Z13, Z14, Z15) \
+	LANES_STORE(Z0, Z4, Z8, Z12, 0)                   \
+	LANES_STORE(Z1, Z5, Z9, Z13, 1)                   \
+	LANES_STORE(Z2, Z6, Z10, Z14, 2)                  \
+	LANES_STORE(Z3, Z7, Z11, Z15, 3)
+
+// WIDEN_BF16 widens the 16 BF16 weights at src into z.
+#define WIDEN_BF16(src, z) \
+	VPMOVZXWD src, z \
+	VPSLLD    $16, z, z
+
+// func packBT16F16AVX512(kc16 int, b *uint16, ldb int, dst *float32)
+//
+// packBT16AVX512 for rows of F16 weights, widened to floats as they are
+// loaded: dst[c·16 + r] = b[r·ldb + c] for c < 16·kc16. R8 = ldb and R9 =
+// 3·ldb in bytes.
+TEXT ·packBT16F16AVX512(SB), NOSPLIT, $0-32
+	MOVQ  kc16+0(FP), CX
+	MOVQ  b+8(FP), SI
+	MOVQ  ldb+16(FP), R8
+	MOVQ  dst+24(FP), DI
+	TESTQ CX, CX
+	JZ    f16_done
+	SHLQ  $1, R8
+	LEAQ  (R8)(R8*2), R9
+	LEAQ  (SI)(R8*4), BX
+	LEAQ  (BX)(R8*4), R10
+	LEAQ  (R10)(R8*4), R11
+
+f16_loop:
+	VCVTPH2PS (SI), Z0
+	VCVTPH2PS (SI)(R8*1), Z1
+	VCVTPH2PS (SI)(R8*2), Z2
+	VCVTPH2PS (SI)(R9*1), Z3
+	VCVTPH2PS (BX), Z4
+	VCVTPH2PS (BX)(R8*1), Z5
+	VCVTPH2PS (BX)(R8*2), Z6
+	VCVTPH2PS (BX)(R9*1), Z7
+	VCVTPH2PS (R10), Z8
+	VCVTPH2PS (R10)(R8*1), Z9
+	VCVTPH2PS (R10)(R8*2), Z10
+	VCVTPH2PS (R10)(R9*1), Z11
+	VCVTPH2PS (R11), Z12
+	VCVTPH2PS (R11)(R8*1), Z13
+	VCVTPH2PS (R11)(R8*2), Z14
+	VCVTPH2PS (R11)(R9*1), Z15
+	TRANSPOSE_STORE_16x16
+
+	ADDQ $32, SI
+	ADDQ $32, BX
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $1024, DI
+	DECQ CX
+	JNZ  f16_loop
+
+f16_done:
+	VZEROUPPER
+	RET
+
+// func packBT16BF16AVX512(kc16 int, b *uint16, ldb int, dst *float32)
+//
+// packBT16F16AVX512 for BF16 weights. Needs AVX512BW as well as AVX512F.
+TEXT ·packBT16BF16AVX512(SB), NOSPLIT, $0-32
+	MOVQ  kc16+0(FP), CX
+	MOVQ  b+8(FP), SI
+	MOVQ  ldb+16(FP), R8
+	MOVQ  dst+24(FP), DI
+	TESTQ CX, CX
+	JZ    bf16_done
+	SHLQ  $1, R8
+	LEAQ  (R8)(R8*2), R9
+	LEAQ  (SI)(R8*4), BX
+	LEAQ  (BX)(R8*4), R10
+	LEAQ  (R10)(R8*4), R11
+
+bf16_loop:
+	WIDEN_BF16((SI), Z0)
+	WIDEN_BF16((SI)(R8*1), Z1)
+	WIDEN_BF16((SI)(R8*2), Z2)
+	WIDEN_BF16((SI)(R9*1), Z3)
+	WIDEN_BF16((BX), Z4)
+	WIDEN_BF16((BX)(R8*1), Z5)
+	WIDEN_BF16((BX)(R8*2), Z6)
+	WIDEN_BF16((BX)(R9*1), Z7)
+	WIDEN_BF16((R10), Z8)
+	WIDEN_BF16((R10)(R8*1), Z9)
+	WIDEN_BF16((R10)(R8*2), Z10)
+	WIDEN_BF16((R10)(R9*1), Z11)
+	WIDEN_BF16((R11), Z12)
+	WIDEN_BF16((R11)(R8*1), Z13)
+	WIDEN_BF16((R11)(R8*2), Z14)
+	WIDEN_BF16((R11)(R9*1), Z15)
+	TRANSPOSE_STORE_16x16
+
+	ADDQ $32, SI
+	ADDQ $32, BX
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $1024, DI
+	DECQ CX
+	JNZ  bf16_loop
+
+bf16_done:
+	VZEROUPPER
+	RET

@@ -68,7 +68,7 @@ func checkPackedProduct(t *testing.T, rng *rand.Rand, tiling *sgemmTiling, trans
 	if !transB {
 		ldb = cols
 	}
-	sgemmPackedWith(tiling, dst, cols, a, depth, b, ldb, transB, m, depth, cols)
+	sgemmPackedWith(tiling, dst, cols, a, depth, sgemmOperand{f32: b, ld: ldb, trans: transB}, m, depth, cols)
 	label := fmt.Sprintf("transB=%v m=%d depth=%d cols=%d", transB, m, depth, cols)
 	checkProduct(t, label, dst, whole, want, magnitude, cols, depth)
 }
