@@ -43,24 +43,43 @@ func MatMulT(dst, x, w []float32, m, k, n int) {
 }
 
 // matMulTPortable is MatMulT with gonum's sgemm, splitting the output
-// columns across GOMAXPROCS goroutines.
+// columns across GOMAXPROCS goroutines of the worker pool.
 func matMulTPortable(dst, x, w []float32, m, k, n int) {
 	workers := min(runtime.GOMAXPROCS(0), max(1, n/minColumnsPerWorker))
 	if workers == 1 {
 		impl.Sgemm(blas.NoTrans, blas.Trans, m, n, k, 1, x, k, w, k, 0, dst, n)
 		return
 	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(n, lo+chunk)
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			impl.Sgemm(blas.NoTrans, blas.Trans, m, hi-lo, k, 1, x, k, w[lo*k:], k, 0, dst[lo:], n)
-		}(lo, hi)
-	}
-	wg.Wait()
+	c := portableCalls.Get().(*portableCall)
+	c.dst, c.x, c.w = dst, x, w
+	c.m, c.k, c.n = m, k, n
+	c.chunkColumns = (n + workers - 1) / workers
+	ParallelFor((n+c.chunkColumns-1)/c.chunkColumns, c.chunk)
+	c.dst, c.x, c.w = nil, nil, nil
+	portableCalls.Put(c)
+}
+
+// portableCall holds the operands of one matMulTPortable call for the
+// pool's workers. Its chunk field is bound to the struct once, when the
+// pool creates it, so that a call allocates nothing.
+type portableCall struct {
+	dst, x, w    []float32
+	m, k, n      int
+	chunkColumns int
+	chunk        func(i int)
+}
+
+var portableCalls = sync.Pool{New: func() any {
+	c := new(portableCall)
+	c.chunk = c.multiplyChunk
+	return c
+}}
+
+// multiplyChunk computes chunk i of the output columns.
+func (c *portableCall) multiplyChunk(i int) {
+	lo := i * c.chunkColumns
+	hi := min(c.n, lo+c.chunkColumns)
+	impl.Sgemm(blas.NoTrans, blas.Trans, c.m, hi-lo, c.k, 1, c.x, c.k, c.w[lo*c.k:], c.k, 0, c.dst[lo:], c.n)
 }
 
 // AddBias adds bias to every row of x, which is [rows, len(bias)].

@@ -226,6 +226,23 @@ func parallelWithState(workers, n int, states *sync.Pool, fn func(item int, stat
 	j.release()
 }
 
+// parallelFor calls fn(i) for i in [0, n) on up to workers goroutines, at
+// most GOMAXPROCS, which take one item at a time. It returns once every
+// call has returned.
+func parallelFor(workers, n int, fn func(i int)) {
+	workers = min(workers, runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	j := poolJobs.Get().(*poolJob)
+	j.n, j.grain, j.each = n, 1, fn
+	j.run(workers)
+	j.release()
+}
+
 // minElementsPerWorker keeps waking a helper from dominating small
 // elementwise loops, such as one decoding step's.
 const minElementsPerWorker = 1 << 14

@@ -5,7 +5,6 @@ package kernels
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/cpu"
 )
@@ -173,26 +172,6 @@ func packBT16(kc8 int, b *float32, ldb int, dst *float32)
 //go:noescape
 func packBT16AVX512(kc16 int, b *float32, ldb int, dst *float32)
 
-// packBT16F16 is packBT16 for 16 rows of F16 weights, which it widens
-// exactly to floats, and packBT16BF16 the same for BF16 weights. ldb
-// counts weights. packBT16F16 needs F16C as well.
-//
-//go:noescape
-func packBT16F16(kc8 int, b *uint16, ldb int, dst *float32)
-
-//go:noescape
-func packBT16BF16(kc8 int, b *uint16, ldb int, dst *float32)
-
-// packBT16F16AVX512 and packBT16BF16AVX512 are packBT16F16 and
-// packBT16BF16 over 16·kc16 columns, 16 at a time, with AVX-512F (and
-// AVX512BW for BF16).
-//
-//go:noescape
-func packBT16F16AVX512(kc16 int, b *uint16, ldb int, dst *float32)
-
-//go:noescape
-func packBT16BF16AVX512(kc16 int, b *uint16, ldb int, dst *float32)
-
 // packB16 copies kc rows of 16·slivers floats of b, ldb floats apart, into
 // slivers of [kc, 16] floats at dst, so dst[s·kc·16 + c·16 + r] =
 // b[c·ldb + s·16 + r].
@@ -239,122 +218,6 @@ func sgemmInputGradAsm(dx, dy, w []float32, m, n, k int) {
 	sgemmPacked(dx, k, dy, n, w, k, false, m, n, k)
 }
 
-// sgemvAsm computes dst = x·wᵀ for a few rows of x as dot products,
-// four rows of w at a time, on up to GOMAXPROCS goroutines that take
-// blocks of rows of w in turn.
-func sgemvAsm(dst, x, w []float32, m, k, n int) {
-	// A block of 64 rows keeps scheduling costs small and still splits a
-	// 768-row matrix into 12 blocks.
-	const blockRows = 64
-	blocks := (n + blockRows - 1) / blockRows
-	avx512 := useSgemmAVX512
-	parallelBlocks(blocks, 2*m*k*n, func(block int, _ *sgemmBuffers) {
-		lo := block * blockRows
-		hi := min(n, lo+blockRows)
-		var out [4]float32
-		j := lo
-		for ; j+4 <= hi; j += 4 {
-			for i := range m {
-				if avx512 {
-					sdot4AVX512(k, &x[i*k], &w[j*k], k, &out[0])
-				} else {
-					sdot4(k, &x[i*k], &w[j*k], k, &out[0])
-				}
-				copy(dst[i*n+j:i*n+j+4], out[:])
-			}
-		}
-		for ; j < hi; j++ {
-			for i := range m {
-				// With ldw = 0 the four sums are all the dot product
-				// with row j.
-				if avx512 {
-					sdot4AVX512(k, &x[i*k], &w[j*k], 0, &out[0])
-				} else {
-					sdot4(k, &x[i*k], &w[j*k], 0, &out[0])
-				}
-				dst[i*n+j] = out[0]
-			}
-		}
-	})
-}
-
-// saxpyRowsAsm sets dx = dy·w for a few rows of dy by adding multiples of
-// whole rows of w, four at a time. Each goroutine takes a contiguous range
-// of rows of w and sums into a buffer of its own (the first into dx), and
-// the buffers are added at the end.
-func saxpyRowsAsm(dx, dy, w []float32, m, n, k int) {
-	clear(dx[:m*k])
-	workers := min(runtime.GOMAXPROCS(0), (n+3)/4, max(1, 2*m*n*k/minFlopsPerWorker))
-	if workers == 1 {
-		addRowMultiples(dx, dy, w, m, n, k, 0, n)
-		return
-	}
-
-	chunk := ((n+workers-1)/workers + 3) / 4 * 4
-	partials := make([]*sgemmPackedBuffer, workers)
-	var wg sync.WaitGroup
-	for worker := range workers {
-		lo, hi := worker*chunk, min(n, (worker+1)*chunk)
-		if lo >= hi {
-			break
-		}
-		acc := dx
-		if worker > 0 {
-			partials[worker] = sgemmPackedPool.Get().(*sgemmPackedBuffer)
-			acc = growFloats(&partials[worker].data, m*k)
-			clear(acc)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			addRowMultiples(acc, dy, w, m, n, k, lo, hi)
-		}()
-	}
-	wg.Wait()
-
-	for _, partial := range partials[1:] {
-		if partial != nil {
-			Add(dx[:m*k], partial.data[:m*k])
-			sgemmPackedPool.Put(partial)
-		}
-	}
-}
-
-// addRowMultiples adds Σ_{lo≤j<hi} dy[i, j]·w[j, :] to acc[i, :] for every
-// row i of dy ([m, n]), where w is [n, k] and acc is [m, k].
-func addRowMultiples(acc, dy, w []float32, m, n, k, lo, hi int) {
-	k8 := k / 8
-	avx512 := useSgemmAVX512
-	var alpha [4]float32
-	j := lo
-	for ; j+4 <= hi; j += 4 {
-		rows := w[j*k : (j+4)*k]
-		for i := range m {
-			copy(alpha[:], dy[i*n+j:i*n+j+4])
-			out := acc[i*k : (i+1)*k]
-			switch {
-			case k8 > 0 && avx512:
-				saxpy4AVX512(k8, &alpha[0], &rows[0], k, &out[0])
-			case k8 > 0:
-				saxpy4(k8, &alpha[0], &rows[0], k, &out[0])
-			}
-			for c := 8 * k8; c < k; c++ {
-				out[c] += alpha[0]*rows[c] + alpha[1]*rows[k+c] + alpha[2]*rows[2*k+c] + alpha[3]*rows[3*k+c]
-			}
-		}
-	}
-	for ; j < hi; j++ {
-		row := w[j*k : (j+1)*k]
-		for i := range m {
-			a := dy[i*n+j]
-			out := acc[i*k : (i+1)*k]
-			for c, v := range row {
-				out[c] += a * v
-			}
-		}
-	}
-}
-
 // growFloats returns (*buf)[:n], first reallocating *buf if it is shorter.
 func growFloats(buf *[]float32, n int) []float32 {
 	if cap(*buf) < n {
@@ -372,37 +235,12 @@ func growFloats(buf *[]float32, n int) []float32 {
 // All of a is packed once, then workers take blocks of columns in turn,
 // pack them block by block over depth and multiply.
 func sgemmPacked(dst []float32, ldc int, a []float32, lda int, b []float32, ldb int, transB bool, m, depth, cols int) {
-	sgemmPackedWith(sgemmTilingFor(m), dst, ldc, a, lda, sgemmOperand{f32: b, ld: ldb, trans: transB}, m, depth, cols)
-}
-
-// sgemmOperand is the right operand b of the packed product: floats, or
-// F16 or BF16 weights that packing widens exactly to floats. Widening
-// while packing gives the same packed blocks, and so the same products,
-// as widening all of b first.
-type sgemmOperand struct {
-	f32   []float32
-	half  []uint16 // the weights when f32 is nil, only with trans
-	bf16  bool     // half holds BF16 rather than F16 weights
-	ld    int      // elements from one row of b to the next
-	trans bool     // b is [cols, depth], and the product takes bᵀ
-}
-
-// pack packs rows [pc, pc+kc) and columns [jc, jc+nc) of op(b) into
-// slivers of sgemmNR columns ([kc, sgemmNR]) at dst.
-func (b *sgemmOperand) pack(dst []float32, jc, nc, pc, kc int) {
-	switch {
-	case b.f32 == nil:
-		packHalfBTransposed(dst, b.half, b.bf16, b.ld, jc, nc, pc, kc)
-	case b.trans:
-		packBTransposed(dst, b.f32, b.ld, jc, nc, pc, kc)
-	default:
-		packB(dst, b.f32, b.ld, jc, nc, pc, kc)
-	}
+	sgemmPackedWith(sgemmTilingFor(m), dst, ldc, a, lda, b, ldb, transB, m, depth, cols)
 }
 
 // sgemmPackedWith is sgemmPacked with the micro-kernel and block sizes of
-// t, for any operand b.
-func sgemmPackedWith(t *sgemmTiling, dst []float32, ldc int, a []float32, lda int, b sgemmOperand, m, depth, cols int) {
+// t.
+func sgemmPackedWith(t *sgemmTiling, dst []float32, ldc int, a []float32, lda int, b []float32, ldb int, transB bool, m, depth, cols int) {
 	packed := sgemmPackedA(t, a, lda, m, depth)
 	mPadded := (m + t.mr - 1) / t.mr * t.mr
 
@@ -413,7 +251,11 @@ func sgemmPackedWith(t *sgemmTiling, dst []float32, ldc int, a []float32, lda in
 		nc := min(width, cols-jc)
 		for pc := 0; pc < depth; pc += t.kc {
 			kc := min(t.kc, depth-pc)
-			b.pack(buf.b[:], jc, nc, pc, kc)
+			if transB {
+				packBTransposed(buf.b[:], b, ldb, jc, nc, pc, kc)
+			} else {
+				packB(buf.b[:], b, ldb, jc, nc, pc, kc)
+			}
 			add := 0
 			if pc > 0 {
 				add = 1
@@ -645,34 +487,26 @@ func sgemmWorkers(flops int) int {
 }
 
 // parallelBlocks calls fn for blocks [0, n) on up to GOMAXPROCS
-// goroutines, each with packing buffers of its own. Small products, by
-// their total work in flops, get fewer goroutines.
+// goroutines of the worker pool, each with packing buffers of its own.
+// Small products, by their total work in flops, get fewer goroutines.
 func parallelBlocks(n, flops int, fn func(block int, buf *sgemmBuffers)) {
-	workers := min(sgemmWorkers(flops), n)
-	if workers <= 1 {
-		buf := sgemmPool.Get().(*sgemmBuffers)
-		for block := range n {
-			fn(block, buf)
-		}
-		sgemmPool.Put(buf)
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := sgemmPool.Get().(*sgemmBuffers)
-			defer sgemmPool.Put(buf)
-			for {
-				block := int(next.Add(1) - 1)
-				if block >= n {
-					return
-				}
-				fn(block, buf)
-			}
-		}()
-	}
-	wg.Wait()
+	c := blockCalls.Get().(*blockCall)
+	c.fn = fn
+	parallelWithState(sgemmWorkers(flops), n, &sgemmPool, c.block)
+	c.fn = nil
+	blockCalls.Put(c)
 }
+
+// blockCall passes the fn of one parallelBlocks call to the pool's
+// workers. Its block field is bound to the struct once, when the pool
+// creates it, so that only the caller's fn can allocate.
+type blockCall struct {
+	fn    func(block int, buf *sgemmBuffers)
+	block func(block int, state any)
+}
+
+var blockCalls = sync.Pool{New: func() any {
+	c := new(blockCall)
+	c.block = func(block int, state any) { c.fn(block, state.(*sgemmBuffers)) }
+	return c
+}}
