@@ -462,6 +462,9 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 				if dxT != nil {
 					i = dotQ8_0Quads(dst[j:], n, w.Raw[j*w.RowBytes:(j+1)*w.RowBytes], xq, m, dxT)
 				}
+				if q4K, ok := kernel.(rowQ4_K); ok {
+					i = q4K.dotPairs(dst[j:], n, xq, m)
+				}
 				if pairKernel, ok := kernel.(rowPairKernel); ok {
 					for ; i+1 < len(rows); i += 2 {
 						dst[i*n+j], dst[(i+1)*n+j] = pairKernel.dotPair(&rows[i], &rows[i+1])
@@ -559,6 +562,31 @@ func (r rowQ4_K) dotPair(x0, x1 *quantRow) (float32, float32) {
 	dotQ4_KPair(&r.raw[0], &x0.qs[0], &x1.qs[0], blocks, &r.scales[0], &r.mins[0],
 		&x0.d[0], &x1.d[0], &x0.bsums[0], &x1.bsums[0], &sums)
 	return sums[0], sums[1]
+}
+
+// dotPairs stores in dst[i·n] the product of the prepared row with
+// activation row i of xq, two rows per dotQ4_KPair call, for i < m rounded
+// down to an even number, and returns that number of rows. It checks the
+// bounds once for all rows, which costs less than dotPair's checks per
+// call on short rows.
+func (r rowQ4_K) dotPairs(dst []float32, n int, xq *quantRows, m int) int {
+	blocks := len(r.scales) / 4
+	pairs := m / 2 * 2
+	if pairs == 0 {
+		return 0
+	}
+	_ = xq.qs[pairs*blocks*qkK-1]
+	_ = xq.d[pairs*blocks-1]
+	_ = xq.bsums[pairs*blocks*16-1]
+	_ = dst[(pairs-1)*n]
+	var sums [2]float32
+	for i := 0; i < pairs; i += 2 {
+		x0, x1 := i*blocks, (i+1)*blocks
+		dotQ4_KPair(&r.raw[0], &xq.qs[x0*qkK], &xq.qs[x1*qkK], blocks, &r.scales[0], &r.mins[0],
+			&xq.d[x0], &xq.d[x1], &xq.bsums[x0*16], &xq.bsums[x1*16], &sums)
+		dst[i*n], dst[(i+1)*n] = sums[0], sums[1]
+	}
+	return pairs
 }
 
 func newRowQ5_K(k int) rowKernel {
