@@ -172,6 +172,26 @@ func packBT16(kc8 int, b *float32, ldb int, dst *float32)
 //go:noescape
 func packBT16AVX512(kc16 int, b *float32, ldb int, dst *float32)
 
+// packBT16F16 is packBT16 for 16 rows of F16 weights, which it widens
+// exactly to floats, and packBT16BF16 the same for BF16 weights. ldb
+// counts weights. packBT16F16 needs F16C as well.
+//
+//go:noescape
+func packBT16F16(kc8 int, b *uint16, ldb int, dst *float32)
+
+//go:noescape
+func packBT16BF16(kc8 int, b *uint16, ldb int, dst *float32)
+
+// packBT16F16AVX512 and packBT16BF16AVX512 are packBT16F16 and
+// packBT16BF16 over 16·kc16 columns, 16 at a time, with AVX-512F (and
+// AVX512BW for BF16).
+//
+//go:noescape
+func packBT16F16AVX512(kc16 int, b *uint16, ldb int, dst *float32)
+
+//go:noescape
+func packBT16BF16AVX512(kc16 int, b *uint16, ldb int, dst *float32)
+
 // packB16 copies kc rows of 16·slivers floats of b, ldb floats apart, into
 // slivers of [kc, 16] floats at dst, so dst[s·kc·16 + c·16 + r] =
 // b[c·ldb + s·16 + r].
@@ -235,12 +255,37 @@ func growFloats(buf *[]float32, n int) []float32 {
 // All of a is packed once, then workers take blocks of columns in turn,
 // pack them block by block over depth and multiply.
 func sgemmPacked(dst []float32, ldc int, a []float32, lda int, b []float32, ldb int, transB bool, m, depth, cols int) {
-	sgemmPackedWith(sgemmTilingFor(m), dst, ldc, a, lda, b, ldb, transB, m, depth, cols)
+	sgemmPackedWith(sgemmTilingFor(m), dst, ldc, a, lda, sgemmOperand{f32: b, ld: ldb, trans: transB}, m, depth, cols)
+}
+
+// sgemmOperand is the right operand b of the packed product: floats, or
+// F16 or BF16 weights that packing widens exactly to floats. Widening
+// while packing gives the same packed blocks, and so the same products,
+// as widening all of b first.
+type sgemmOperand struct {
+	f32   []float32
+	half  []uint16 // the weights when f32 is nil, only with trans
+	bf16  bool     // half holds BF16 rather than F16 weights
+	ld    int      // elements from one row of b to the next
+	trans bool     // b is [cols, depth], and the product takes bᵀ
+}
+
+// pack packs rows [pc, pc+kc) and columns [jc, jc+nc) of op(b) into
+// slivers of sgemmNR columns ([kc, sgemmNR]) at dst.
+func (b *sgemmOperand) pack(dst []float32, jc, nc, pc, kc int) {
+	switch {
+	case b.f32 == nil:
+		packHalfBTransposed(dst, b.half, b.bf16, b.ld, jc, nc, pc, kc)
+	case b.trans:
+		packBTransposed(dst, b.f32, b.ld, jc, nc, pc, kc)
+	default:
+		packB(dst, b.f32, b.ld, jc, nc, pc, kc)
+	}
 }
 
 // sgemmPackedWith is sgemmPacked with the micro-kernel and block sizes of
-// t.
-func sgemmPackedWith(t *sgemmTiling, dst []float32, ldc int, a []float32, lda int, b []float32, ldb int, transB bool, m, depth, cols int) {
+// t, for any operand b.
+func sgemmPackedWith(t *sgemmTiling, dst []float32, ldc int, a []float32, lda int, b sgemmOperand, m, depth, cols int) {
 	packed := sgemmPackedA(t, a, lda, m, depth)
 	mPadded := (m + t.mr - 1) / t.mr * t.mr
 
@@ -251,11 +296,7 @@ func sgemmPackedWith(t *sgemmTiling, dst []float32, ldc int, a []float32, lda in
 		nc := min(width, cols-jc)
 		for pc := 0; pc < depth; pc += t.kc {
 			kc := min(t.kc, depth-pc)
-			if transB {
-				packBTransposed(buf.b[:], b, ldb, jc, nc, pc, kc)
-			} else {
-				packB(buf.b[:], b, ldb, jc, nc, pc, kc)
-			}
+			b.pack(buf.b[:], jc, nc, pc, kc)
 			add := 0
 			if pc > 0 {
 				add = 1
