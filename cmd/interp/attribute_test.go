@@ -348,6 +348,7 @@ func TestAttributeErrors(t *testing.T) {
 		{"unknown site", []string{"--sites", "heads"}, []string{`invalid --sites entry "heads"`}},
 		{"ioi without count", []string{"--dataset", "ioi:"}, []string{`invalid --dataset "ioi:"`, "ioi:20"}},
 		{"ioi of zero tasks", []string{"--dataset", "ioi:0"}, []string{`invalid --dataset "ioi:0"`}},
+		{"ioi of too many tasks", []string{"--dataset", "ioi:99999999999999"}, []string{`invalid --dataset "ioi:99999999999999"`, "at most 100000"}},
 		{"seed without ioi", []string{"--seed", "3"}, []string{"--seed applies only to --dataset ioi:N"}},
 		{"ioi with no-bos", []string{"--dataset", "ioi:2", "--no-bos"}, []string{"--no-bos does not apply"}},
 		{"ioi with task flags", []string{"--dataset", "ioi:2", "--clean", "a"}, []string{"--dataset cannot be combined"}},
