@@ -11,9 +11,15 @@ import (
 	"reflect"
 )
 
-// writeJSON writes v to w as one line of JSON.
+// writeJSON writes v to w as one line of JSON. It writes nothing when v
+// holds a NaN or an infinity, which JSON cannot encode.
 func writeJSON(w io.Writer, v any) error {
-	if err := json.NewEncoder(w).Encode(v); err != nil {
+	err := json.NewEncoder(w).Encode(v)
+	var unsupported *json.UnsupportedValueError
+	if errors.As(err, &unsupported) {
+		return fmt.Errorf("the result contains %s, which JSON cannot encode, because the run computed values that are not finite; run without --json to see where", unsupported.Str)
+	}
+	if err != nil {
 		return fmt.Errorf("encoding JSON output: %w", err)
 	}
 	return nil
