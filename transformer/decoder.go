@@ -53,7 +53,7 @@ func (b *decoderBlock) forward(r *run, l int) {
 	r.hook(l, hooks.RotQ, s.q, r.seq, heads, dh)
 	r.hook(l, hooks.RotK, s.k, r.seq, kvHeads, dh)
 	r.attend(l, s.q, s.k, s.v, s.z)
-	r.linear(s.attnOut, s.z, b.attnOut)
+	r.linear(s.attnOut, s.z, &b.attnOut)
 	if b.attnPostNorm != nil {
 		r.rmsNormInPlace(s.attnOut, *b.attnPostNorm)
 	}
@@ -76,7 +76,7 @@ func (b *decoderBlock) forward(r *run, l int) {
 	}
 	kernels.Mul(s.post, s.preLinear)
 	r.hook(l, hooks.MLPPost, s.post, r.seq, dmlp)
-	r.linear(s.mlpOut, s.post, b.down)
+	r.linear(s.mlpOut, s.post, &b.down)
 	if b.mlpPostNorm != nil {
 		r.rmsNormInPlace(s.mlpOut, *b.mlpPostNorm)
 	}
@@ -89,14 +89,14 @@ func (b *decoderBlock) forward(r *run, l int) {
 func (b *decoderBlock) projectQKV(r *run, h []float32) {
 	s := &r.s
 	if !b.fusedQKV() {
-		r.linear(s.q, h, b.q)
-		r.linear(s.k, h, b.k)
-		r.linear(s.v, h, b.v)
+		r.linear(s.q, h, &b.q)
+		r.linear(s.k, h, &b.k)
+		r.linear(s.v, h, &b.v)
 		return
 	}
 	qw, kvw := r.m.NHeads*r.m.DHead, r.m.NKVHeads*r.m.DHead
 	s.qkv = grow(s.qkv, r.rows*(qw+2*kvw))
-	r.linear(s.qkv, h, b.qkv)
+	r.linear(s.qkv, h, &b.qkv)
 	splitColumns(s.qkv, r.rows, [][]float32{s.q, s.k, s.v}, []int{qw, kvw, kvw})
 }
 
@@ -105,13 +105,13 @@ func (b *decoderBlock) projectQKV(r *run, h []float32) {
 func (b *decoderBlock) projectGateUp(r *run, h []float32) {
 	s := &r.s
 	if !b.fusedGateUp() {
-		r.linear(s.pre, h, b.gate)
-		r.linear(s.preLinear, h, b.up)
+		r.linear(s.pre, h, &b.gate)
+		r.linear(s.preLinear, h, &b.up)
 		return
 	}
 	dmlp := r.m.DMLP
 	s.gateUp = grow(s.gateUp, r.rows*2*dmlp)
-	r.linear(s.gateUp, h, b.gateUp)
+	r.linear(s.gateUp, h, &b.gateUp)
 	splitColumns(s.gateUp, r.rows, [][]float32{s.pre, s.preLinear}, []int{dmlp, dmlp})
 }
 

@@ -84,6 +84,10 @@ type scratch struct {
 	attnOut, mlpOut      []float32 // [rows, d_model]
 	pre, preLinear, post []float32 // [rows, d_mlp]
 	scores               []float32 // [batch, heads, seq, keys]
+	lastRows             []float32 // [batch, d_model], each sequence's last normalized row
+	ids, pos             []int32   // [rows], the run's token and position ids
+	ropeFreqs            []float64 // [rope_dim/2], the rotation frequencies of one RoPE base
+	attn                 *attention
 }
 
 // Run runs one sequence of token ids through the model from an empty cache.
@@ -126,10 +130,10 @@ func (m *Model) Forward(st *State, in Input, opts *Options) (*Output, error) {
 	}
 	// A failed run must leave the state as it was: placeTokens advances
 	// each sequence's next position before the blocks run.
-	nextPos := slices.Clone(st.nextPos)
+	st.savedNextPos = append(st.savedNextPos[:0], st.nextPos...)
 	out, err := m.forward(st, in, seq, opts)
 	if err != nil {
-		copy(st.nextPos, nextPos)
+		copy(st.nextPos, st.savedNextPos)
 		return nil, err
 	}
 	return out, nil
@@ -174,12 +178,12 @@ func (m *Model) forward(st *State, in Input, seq int, opts *Options) (*Output, e
 	st.length += seq
 
 	out := &Output{}
-	normW, unembed := m.arch.final()
+	normW, _ := m.arch.final()
 	r.normalize(-1, hooks.LnFinalScale, r.resid, normW)
 	if r.err != nil {
 		return nil, r.err
 	}
-	out.Logits = r.logits(opts.Logits, unembed)
+	out.Logits = r.logits(opts.Logits, m.unembed)
 	if r.tape != nil && out.Logits != nil {
 		r.tape.output = slices.Clone(out.Logits.Data)
 	}
@@ -206,8 +210,9 @@ func (r *run) resolveHooks(h *hooks.Hooks) error {
 // the state.
 func (r *run) placeTokens(in Input) error {
 	st := r.st
-	r.ids = make([]int32, r.rows)
-	r.pos = make([]int32, r.rows)
+	st.scratch.ids = growInts(st.scratch.ids, r.rows)
+	st.scratch.pos = growInts(st.scratch.pos, r.rows)
+	r.ids, r.pos = st.scratch.ids, st.scratch.pos
 	for b := range r.batch {
 		next := st.nextPos[b]
 		for j := range r.seq {
@@ -255,7 +260,8 @@ func (r *run) allocate() {
 	s.mlpOut = grow(s.mlpOut, n*c.DModel)
 	s.pre = grow(s.pre, n*c.DMLP)
 	s.post = grow(s.post, n*c.DMLP)
-	s.scores = grow(s.scores, r.batch*c.NHeads*r.seq*r.keys)
+	s.lastRows = grow(s.lastRows, r.batch*c.DModel)
+	s.scores = growScores(s.scores, r.batch*c.NHeads*r.seq, r.keys, st.capacity)
 	if r.m.arch.hasKind(hooks.MLPPreLinear) {
 		s.preLinear = grow(s.preLinear, n*c.DMLP)
 	}
@@ -270,6 +276,25 @@ func grow(buf []float32, n int) []float32 {
 		return buf[:n]
 	}
 	return make([]float32, n)
+}
+
+// growScores returns buf resliced to rows·keys scores. When it must
+// allocate, it leaves room for twice the keys, up to the state's capacity,
+// so that decoding step by step reallocates only now and then.
+func growScores(buf []float32, rows, keys, capacity int) []float32 {
+	n := rows * keys
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return make([]float32, n, rows*min(2*keys, capacity))
+}
+
+// growInts is grow for int32 slices.
+func growInts(buf []int32, n int) []int32 {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return make([]int32, n)
 }
 
 // startAt loads the residual stream of a run that starts at block layer.
@@ -368,8 +393,10 @@ func (r *run) normalize(layer int, scaleKind hooks.Kind, x []float32, w norm) {
 	kernels.Affine(r.s.normed, r.s.normed, w.weight, w.bias)
 }
 
-// linear sets out = x·Wᵀ + b for the run's rows.
-func (r *run) linear(out, x []float32, l linear) {
+// linear sets out = x·Wᵀ + b for the run's rows. l is a pointer so that
+// the weights, which the products' workers share, stay in the model and
+// are not copied to the heap on every call.
+func (r *run) linear(out, x []float32, l *linear) {
 	r.m.product(out, x, r.rows, &l.weight)
 	if l.bias != nil {
 		kernels.AddBias(out, l.bias)
@@ -378,7 +405,7 @@ func (r *run) linear(out, x []float32, l linear) {
 
 // logits unembeds the normalized final residual stream at the positions
 // mode selects.
-func (r *run) logits(mode LogitsMode, unembed matrix) *hooks.Tensor {
+func (r *run) logits(mode LogitsMode, unembed *matrix) *hooks.Tensor {
 	d, vocab := r.m.DModel, unembed.Rows
 	var rows []float32
 	n := 0
@@ -389,14 +416,16 @@ func (r *run) logits(mode LogitsMode, unembed matrix) *hooks.Tensor {
 		rows, n = r.s.normed, r.seq
 	default:
 		n = 1
-		rows = make([]float32, r.batch*d)
+		rows = r.s.lastRows
 		for b := range r.batch {
 			last := (b*r.seq + r.seq - 1) * d
 			copy(rows[b*d:(b+1)*d], r.s.normed[last:last+d])
 		}
 	}
-	out := hooks.NewTensor(r.batch, n, vocab)
-	r.m.product(out.Data, rows, r.batch*n, &unembed)
+	// Built in place of hooks.NewTensor, whose variadic shape costs one
+	// more allocation per call.
+	out := &hooks.Tensor{Shape: []int{r.batch, n, vocab}, Data: make([]float32, r.batch*n*vocab)}
+	r.m.product(out.Data, rows, r.batch*n, unembed)
 	if limit := r.m.FinalSoftCap; limit > 0 {
 		softCap(out.Data, limit)
 	}

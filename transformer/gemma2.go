@@ -54,7 +54,7 @@ func (w *gemma2Weights) backwardEmbed(g *grad) { backwardEmbedTokens(g, w.TokenE
 // embedScale returns √d_model, Gemma's factor on the token embeddings.
 func embedScale(m *Model) float32 { return float32(math.Sqrt(float64(m.DModel))) }
 
-func (w *gemma2Weights) block(r *run, l int) { w.decoder(l).forward(r, l) }
+func (w *gemma2Weights) block(r *run, l int) { r.m.decoders[l].forward(r, l) }
 
 func (w *gemma2Weights) backwardBlock(g *grad, l int) { w.decoder(l).backward(g, l) }
 

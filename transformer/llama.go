@@ -35,7 +35,7 @@ func (w *llamaWeights) embed(r *run) { embedTokens(r, w.TokenEmbd, 1) }
 
 func (w *llamaWeights) backwardEmbed(g *grad) { backwardEmbedTokens(g, w.TokenEmbd, 1) }
 
-func (w *llamaWeights) block(r *run, l int) { w.decoder(l).forward(r, l) }
+func (w *llamaWeights) block(r *run, l int) { r.m.decoders[l].forward(r, l) }
 
 func (w *llamaWeights) backwardBlock(g *grad, l int) { w.decoder(l).backward(g, l) }
 

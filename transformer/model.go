@@ -27,6 +27,21 @@ type Model struct {
 	names       []string      // names[i] is points[i].Name()
 
 	numerics Numerics // how products and GELU round, see SetNumerics
+
+	// decoders holds the blocks of architectures built on decoderBlock,
+	// built once at load so that a forward pass does not build them per
+	// layer and call. The weights never change after load.
+	decoders []*decoderBlock
+	// unembed is the unembedding that arch.final returns, copied once at
+	// load so that a forward pass can pass its address to the products
+	// without a copy on the heap per call.
+	unembed *matrix
+}
+
+// decoderArchitecture is an architecture whose blocks are decoderBlocks.
+type decoderArchitecture interface {
+	// decoder returns block l.
+	decoder(l int) *decoderBlock
 }
 
 // architecture is one model family's weights and forward pass over blocks.
@@ -118,6 +133,14 @@ func newModel(f *gguf.File) (*Model, error) {
 	}
 	if m.ropeFactors, err = readRopeFactors(f, cfg); err != nil {
 		return nil, err
+	}
+	_, unembed := m.arch.final()
+	m.unembed = &unembed
+	if d, ok := m.arch.(decoderArchitecture); ok {
+		m.decoders = make([]*decoderBlock, cfg.NLayers)
+		for l := range m.decoders {
+			m.decoders[l] = d.decoder(l)
+		}
 	}
 	m.points, m.names = hookPoints(cfg.NLayers, m.arch)
 	return m, nil

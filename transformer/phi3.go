@@ -78,7 +78,7 @@ func (w *phi3Weights) embed(r *run) { embedTokens(r, w.TokenEmbd, 1) }
 
 func (w *phi3Weights) backwardEmbed(g *grad) { backwardEmbedTokens(g, w.TokenEmbd, 1) }
 
-func (w *phi3Weights) block(r *run, l int) { w.decoder(l).forward(r, l) }
+func (w *phi3Weights) block(r *run, l int) { r.m.decoders[l].forward(r, l) }
 
 func (w *phi3Weights) backwardBlock(g *grad, l int) { w.decoder(l).backward(g, l) }
 

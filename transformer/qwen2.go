@@ -34,7 +34,7 @@ func (w *qwen2Weights) embed(r *run) { embedTokens(r, w.TokenEmbd, 1) }
 
 func (w *qwen2Weights) backwardEmbed(g *grad) { backwardEmbedTokens(g, w.TokenEmbd, 1) }
 
-func (w *qwen2Weights) block(r *run, l int) { w.decoder(l).forward(r, l) }
+func (w *qwen2Weights) block(r *run, l int) { r.m.decoders[l].forward(r, l) }
 
 func (w *qwen2Weights) backwardBlock(g *grad, l int) { w.decoder(l).backward(g, l) }
 

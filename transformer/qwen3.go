@@ -39,7 +39,7 @@ func (w *qwen3Weights) embed(r *run) { embedTokens(r, w.TokenEmbd, 1) }
 
 func (w *qwen3Weights) backwardEmbed(g *grad) { backwardEmbedTokens(g, w.TokenEmbd, 1) }
 
-func (w *qwen3Weights) block(r *run, l int) { w.decoder(l).forward(r, l) }
+func (w *qwen3Weights) block(r *run, l int) { r.m.decoders[l].forward(r, l) }
 
 func (w *qwen3Weights) backwardBlock(g *grad, l int) { w.decoder(l).backward(g, l) }
 

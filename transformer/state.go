@@ -17,6 +17,10 @@ type State struct {
 	resid    []float32   // residual stream buffer, reused across calls
 	scratch  scratch     // intermediate buffers, reused across calls
 	m        *Model
+
+	// savedNextPos is nextPos before the current forward call, which a
+	// failed call restores.
+	savedNextPos []int32
 }
 
 // NewState returns an empty KV cache for batch sequences of up to capacity
