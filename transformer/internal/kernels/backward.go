@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"math"
 	"runtime"
 	"sync"
 
@@ -129,25 +128,46 @@ func ScaleGrad(dscale, dy, y, scale []float32, n int) {
 	}
 }
 
-// GELUGrad sets dx = dy · GELU'(x) for the tanh approximation of GELU.
+// GELUGrad sets dx = dy · GELU'(x) for the tanh approximation of GELU,
+// GELU(x) = x·σ(2u) with u = √(2/π)·(x + 0.044715·x³). With s = σ(2u),
+// GELU'(x) = s + 2·x·s·(1 − s)·√(2/π)·(1 + 3·0.044715·x²). It computes in
+// float64 with expApprox, whose relative error of about 1e-11 is far below
+// float32's rounding of dx, and takes 1 − s as s·exp(−2u) where s is near
+// 1, so neither tail cancels.
 func GELUGrad(dx, dy, x []float32) {
-	const c = 0.7978845608028654 // √(2/π)
+	dx = dx[:len(x)]
+	dy = dy[:len(x)]
 	for i, v := range x {
 		f := float64(v)
-		u := c * (f + 0.044715*f*f*f)
-		t := math.Tanh(u)
-		d := 0.5*(1+t) + 0.5*f*(1-t*t)*c*(1+3*0.044715*f*f)
+		u := geluSqrt2OverPi * (f + geluCubic*f*f*f)
+		s, rest := sigmoidPair(2 * u)
+		d := s + 2*f*s*rest*geluSqrt2OverPi*(1+3*geluCubic*f*f)
 		dx[i] = float32(float64(dy[i]) * d)
 	}
 }
 
-// SiLUGrad sets dx = dy · SiLU'(x), with SiLU'(x) = σ(x)·(1 + x·(1 − σ(x))).
+// SiLUGrad sets dx = dy · SiLU'(x), with SiLU'(x) = σ(x)·(1 + x·(1 − σ(x))),
+// in float64 with expApprox as GELUGrad computes.
 func SiLUGrad(dx, dy, x []float32) {
+	dx = dx[:len(x)]
+	dy = dy[:len(x)]
 	for i, v := range x {
 		f := float64(v)
-		s := 1 / (1 + math.Exp(-f))
-		dx[i] = float32(float64(dy[i]) * s * (1 + f*(1-s)))
+		s, rest := sigmoidPair(f)
+		dx[i] = float32(float64(dy[i]) * s * (1 + f*rest))
 	}
+}
+
+// sigmoidPair returns σ(y) = 1/(1 + exp(−y)) and 1 − σ(y). The second is
+// computed as σ(y)·exp(−y) where σ(y) ≥ 1/2, and as 1 − σ(y) elsewhere,
+// where exp(−y) may overflow to +Inf.
+func sigmoidPair(y float64) (s, rest float64) {
+	e := expApprox(-y)
+	s = 1 / (1 + e)
+	if s >= 0.5 {
+		return s, s * e
+	}
+	return s, 1 - s
 }
 
 // RatioGrad sets dx = dy · y / x̃, RelP's identity rule for an elementwise

@@ -260,3 +260,86 @@ func TestMatMulGrads(t *testing.T) {
 		}
 	}
 }
+
+// activationGradReferences returns GELU'(x) and SiLU'(x) in float64 with
+// math.Exp, σ's complement taken without cancellation, and GELU'(x) once
+// more from the tanh form, which cancels for large negative x.
+func activationGradReferences(x float64) (gelu, silu, geluTanh float64) {
+	const c, a = 0.7978845608028654, 0.044715
+	sigmoid := func(y float64) (s, rest float64) {
+		s = 1 / (1 + math.Exp(-y))
+		if y >= 0 {
+			return s, s * math.Exp(-y)
+		}
+		return s, 1 / (1 + math.Exp(y))
+	}
+	u := c * (x + a*x*x*x)
+	s, rest := sigmoid(2 * u)
+	gelu = s + 2*x*s*rest*c*(1+3*a*x*x)
+	s, rest = sigmoid(x)
+	silu = s * (1 + x*rest)
+	t := math.Tanh(u)
+	geluTanh = 0.5*(1+t) + 0.5*x*(1-t*t)*c*(1+3*a*x*x)
+	return gelu, silu, geluTanh
+}
+
+// TestActivationGradsMatchFloat64 compares GELUGrad and SiLUGrad with
+// float64 derivatives over [−40, 40]: within float32 rounding of each
+// result, plus 1e-12 where a derivative crosses zero and its terms
+// cancel.
+func TestActivationGradsMatchFloat64(t *testing.T) {
+	var xs []float32
+	for v := -40.0; v <= 40; v += 0.013 {
+		xs = append(xs, float32(v))
+	}
+	xs = append(xs, 0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, math.MaxFloat32, -math.MaxFloat32)
+	dy := make([]float32, len(xs))
+	for i := range dy {
+		dy[i] = float32(1 + i%3)
+	}
+	gotGELU := make([]float32, len(xs))
+	gotSiLU := make([]float32, len(xs))
+	GELUGrad(gotGELU, dy, xs)
+	SiLUGrad(gotSiLU, dy, xs)
+
+	for i, v := range xs {
+		x, g := float64(v), float64(dy[i])
+		gelu, silu, geluTanh := activationGradReferences(x)
+		if math.Abs(x) > 1e30 {
+			// x³ overflows, so only the limits of σ remain: GELU' is
+			// 1 or 0 times the infinite second term, SiLU' is 1 or 0.
+			continue
+		}
+		if want := g * gelu; math.Abs(float64(gotGELU[i])-want) > 1.2e-7*math.Abs(want)+1e-12 {
+			t.Errorf("GELUGrad at x=%g: %g, want %g", x, gotGELU[i], want)
+		}
+		if want := g * silu; math.Abs(float64(gotSiLU[i])-want) > 1.2e-7*math.Abs(want)+1e-12 {
+			t.Errorf("SiLUGrad at x=%g: %g, want %g", x, gotSiLU[i], want)
+		}
+		if math.Abs(x) <= 4 {
+			if want := g * geluTanh; math.Abs(float64(gotGELU[i])-want) > 1.2e-7*math.Abs(want)+1e-12 {
+				t.Errorf("GELUGrad at x=%g: %g, want %g from the tanh form", x, gotGELU[i], want)
+			}
+		}
+	}
+}
+
+// TestActivationGradsSpecialValues checks NaN and the infinities, where
+// both formulas give NaN: GELU' and SiLU' multiply an infinite x by a
+// zero factor of σ or its complement.
+func TestActivationGradsSpecialValues(t *testing.T) {
+	xs := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+	dy := []float32{1, 1, 1}
+	gelu := make([]float32, 3)
+	silu := make([]float32, 3)
+	GELUGrad(gelu, dy, xs)
+	SiLUGrad(silu, dy, xs)
+	for i, x := range xs {
+		if !math.IsNaN(float64(gelu[i])) {
+			t.Errorf("GELUGrad at %g = %g, want NaN", x, gelu[i])
+		}
+		if !math.IsNaN(float64(silu[i])) {
+			t.Errorf("SiLUGrad at %g = %g, want NaN", x, silu[i])
+		}
+	}
+}
