@@ -1,0 +1,62 @@
+//go:build amd64 && !purego
+
+package kernels
+
+// dotRowsAsm is DotRows with sdot4 (or sdot4AVX512), four rows a call and
+// the rows after the last four one at a time through ldw = 0. It returns
+// false without the assembly kernels. The caller has checked the bounds
+// and that x is not empty.
+func dotRowsAsm(dst, x, w []float32, ld int) bool {
+	if !useSgemmAsm {
+		return false
+	}
+	n, k := len(dst), len(x)
+	avx512 := useSgemmAVX512
+	var out [4]float32
+	s := 0
+	for ; s+4 <= n; s += 4 {
+		if avx512 {
+			sdot4AVX512(k, &x[0], &w[s*ld], ld, &out[0])
+		} else {
+			sdot4(k, &x[0], &w[s*ld], ld, &out[0])
+		}
+		copy(dst[s:s+4], out[:])
+	}
+	for ; s < n; s++ {
+		if avx512 {
+			sdot4AVX512(k, &x[0], &w[s*ld], 0, &out[0])
+		} else {
+			sdot4(k, &x[0], &w[s*ld], 0, &out[0])
+		}
+		dst[s] = out[0]
+	}
+	return true
+}
+
+// axpyRowsAsm is AxpyRows with saxpy4 (or saxpy4AVX512) over whole groups
+// of four rows and eight columns. It returns false without the assembly
+// kernels. The caller has checked the bounds and that y is not empty.
+func axpyRowsAsm(y, p, w []float32, ld int) bool {
+	if !useSgemmAsm {
+		return false
+	}
+	n, k := len(p), len(y)
+	k8 := k / 8
+	avx512 := useSgemmAVX512
+	s := 0
+	for ; s+4 <= n; s += 4 {
+		switch {
+		case k8 > 0 && avx512:
+			saxpy4AVX512(k8, &p[s], &w[s*ld], ld, &y[0])
+		case k8 > 0:
+			saxpy4(k8, &p[s], &w[s*ld], ld, &y[0])
+		}
+		for c := 8 * k8; c < k; c++ {
+			y[c] += p[s]*w[s*ld+c] + p[s+1]*w[(s+1)*ld+c] + p[s+2]*w[(s+2)*ld+c] + p[s+3]*w[(s+3)*ld+c]
+		}
+	}
+	for ; s < n; s++ {
+		Axpy(p[s], w[s*ld:][:k], y)
+	}
+	return true
+}
