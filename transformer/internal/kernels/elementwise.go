@@ -170,39 +170,62 @@ func Scale(x []float32, s float32) {
 	}
 }
 
-// geluTable holds llama.cpp's GELU of every F16 value, rounded to F16: the
-// table its CPU backend looks GELU up in.
+// geluTable holds llama.cpp's GELU of every F16 value, rounded to F16 as
+// the table its CPU backend looks GELU up in, and widened to float32 so
+// that a lookup needs no conversion.
 var (
 	geluTableOnce sync.Once
-	geluTable     []uint16
+	geluTable     []float32
 )
+
+// buildGELUTable fills geluTable.
+func buildGELUTable() {
+	const (
+		coefA       = float32(0.044715)
+		sqrt2OverPi = float32(0.79788456080286535587989211986876)
+	)
+	geluTable = make([]float32, 1<<16)
+	for i := range geluTable {
+		f := gguf.F16ToFloat32(uint16(i))
+		inner := float32(sqrt2OverPi*f) * float32(1+float32(float32(coefA*f)*f))
+		t := float32(math.Tanh(float64(inner)))
+		geluTable[i] = gguf.F16ToFloat32(gguf.Float32ToF16(float32(float32(0.5*f) * float32(1+t))))
+	}
+}
 
 // GELUHalf sets out[i] to GELU of x[i] as llama.cpp's CPU backend computes
 // it (ggml_vec_gelu_f32 with GGML_GELU_FP16): 0 at or below −10, x at or
 // above 10, and otherwise the tanh approximation of the input rounded to
-// F16, evaluated in float32 and rounded to F16 again.
+// F16, evaluated in float32 and rounded to F16 again. Long slices are
+// split across GOMAXPROCS goroutines.
 func GELUHalf(out, x []float32) {
-	geluTableOnce.Do(func() {
-		const (
-			coefA       = float32(0.044715)
-			sqrt2OverPi = float32(0.79788456080286535587989211986876)
-		)
-		geluTable = make([]uint16, 1<<16)
-		for i := range geluTable {
-			f := gguf.F16ToFloat32(uint16(i))
-			inner := float32(sqrt2OverPi*f) * float32(1+float32(float32(coefA*f)*f))
-			t := float32(math.Tanh(float64(inner)))
-			geluTable[i] = gguf.Float32ToF16(float32(float32(0.5*f) * float32(1+t)))
+	geluTableOnce.Do(buildGELUTable)
+	parallelChunks(out, x, geluHalfChunk)
+}
+
+// geluHalfChunk is GELUHalf for one range of out and x. It rounds x to F16
+// in groups of 256, with VCVTPS2PH where the CPU has it.
+func geluHalfChunk(out, x []float32) {
+	out = out[:len(x)]
+	table := geluTable[:1<<16]
+	var bits [256]uint16
+	for len(x) > 0 {
+		n := min(len(x), len(bits))
+		toHalfBits(bits[:n], x[:n])
+		for i, v := range x[:n] {
+			switch {
+			case v <= -10:
+				out[i] = 0
+			case v >= 10:
+				out[i] = v
+			case v != v:
+				// VCVTPS2PH and gguf.Float32ToF16 may keep different
+				// NaN payloads, and so pick different table entries.
+				out[i] = table[gguf.Float32ToF16(v)]
+			default:
+				out[i] = table[bits[i]]
+			}
 		}
-	})
-	for i, v := range x {
-		switch {
-		case v <= -10:
-			out[i] = 0
-		case v >= 10:
-			out[i] = v
-		default:
-			out[i] = gguf.F16ToFloat32(geluTable[gguf.Float32ToF16(v)])
-		}
+		x, out = x[n:], out[n:]
 	}
 }

@@ -6,12 +6,39 @@ import (
 	"math"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/interp-go/interp/gguf"
 )
 
 // useElementwiseAsm selects the AVX2 and FMA kernels of
 // elementwise_amd64.s for GELU, SiLU, the exponentials of Softmax, Dot
 // and Axpy. Tests turn it off to compare with the portable code.
 var useElementwiseAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// useHalfConvertAsm selects floatToHalfBits, which needs AVX and F16C,
+// for the F16 rounding of GELUHalf. Tests turn it off to compare with
+// gguf.Float32ToF16.
+var useHalfConvertAsm = cpu.X86.HasAVX2 && hasF16C()
+
+// floatToHalfBits sets dst[i] to the F16 bits of src[i], rounded to
+// nearest with ties to even, for i < 8·n8 (n8 > 0) with VCVTPS2PH.
+//
+//go:noescape
+func floatToHalfBits(n8 int, src *float32, dst *uint16)
+
+// toHalfBits sets dst[i] to the F16 bits of x[i] for every i, as
+// gguf.Float32ToF16 rounds except for the payloads of NaNs.
+func toHalfBits(dst []uint16, x []float32) {
+	dst = dst[:len(x)]
+	done := 0
+	if useHalfConvertAsm && len(x) >= 8 {
+		done = len(x) / 8 * 8
+		floatToHalfBits(len(x)/8, &x[0], &dst[0])
+	}
+	for i := done; i < len(x); i++ {
+		dst[i] = gguf.Float32ToF16(x[i])
+	}
+}
 
 // geluAVX2 is geluGo on n floats, n a multiple of 4.
 //

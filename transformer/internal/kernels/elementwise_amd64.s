@@ -278,3 +278,24 @@ axpy1:
 axpyDone:
 	VZEROUPPER
 	RET
+
+// func floatToHalfBits(n8 int, src *float32, dst *uint16)
+//
+// VCVTPS2PH with immediate 0 rounds to nearest with ties to even, whatever
+// the rounding mode in MXCSR.
+TEXT ·floatToHalfBits(SB), NOSPLIT, $0-24
+	MOVQ n8+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ dst+16(FP), DI
+
+half_loop:
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, X1
+	VMOVDQU   X1, (DI)
+	ADDQ      $32, SI
+	ADDQ      $16, DI
+	DECQ      CX
+	JNZ       half_loop
+
+	VZEROUPPER
+	RET
