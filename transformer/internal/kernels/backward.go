@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 )
@@ -10,15 +9,16 @@ import (
 // MatMulInputGrad sets dx = dy · w, the gradient of x·wᵀ with respect to x:
 // dy is [m, w.Rows] and dx is [m, w.Cols]. Encoded weights are decoded a
 // tile of rows at a time; each worker sums its tiles' contributions in a
-// buffer of its own, and the buffers are added at the end.
+// buffer of its own, and the buffers are added at the end. The workers
+// are the worker pool's goroutines, at most GOMAXPROCS.
 func MatMulInputGrad(dx, dy []float32, m int, w *Matrix) {
 	n, k := w.Rows, w.Cols
 	clear(dx[:m*k])
-	if m == 0 || n == 0 {
+	if m == 0 || n == 0 || k == 0 {
 		return
 	}
 	if w.F32 != nil {
-		if useSgemmAsm && k > 0 {
+		if useSgemmAsm {
 			sgemmInputGradAsm(dx, dy, w.F32, m, n, k)
 			return
 		}
@@ -26,40 +26,31 @@ func MatMulInputGrad(dx, dy []float32, m int, w *Matrix) {
 		// output columns.
 		workers := min(runtime.GOMAXPROCS(0), max(1, k/minColumnsPerWorker))
 		chunk := (k + workers - 1) / workers
-		var wg sync.WaitGroup
-		for lo := 0; lo < k; lo += chunk {
+		ParallelFor((k+chunk-1)/chunk, func(i int) {
+			lo := i * chunk
 			hi := min(k, lo+chunk)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				impl.Sgemm(blas.NoTrans, blas.NoTrans, m, hi-lo, n, 1, dy, n, w.F32[lo:], k, 0, dx[lo:], k)
-			}()
-		}
-		wg.Wait()
+			impl.Sgemm(blas.NoTrans, blas.NoTrans, m, hi-lo, n, 1, dy, n, w.F32[lo:], k, 0, dx[lo:], k)
+		})
 		return
 	}
+	// Worker i takes tiles i, i + workers, … and sums into a buffer of its
+	// own, so the order of summation does not depend on scheduling.
 	tiles := (n + tileRows - 1) / tileRows
 	workers := min(runtime.GOMAXPROCS(0), tiles)
 	partial := make([][]float32, workers)
-	var wg sync.WaitGroup
-	for worker := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			acc := make([]float32, m*k)
-			scratch := make([]float32, tileRows*k)
-			for tile := worker; tile < tiles; tile += workers {
-				lo := tile * tileRows
-				hi := min(n, lo+tileRows)
-				for j := lo; j < hi; j++ {
-					w.Row(scratch[(j-lo)*k:(j-lo+1)*k], j)
-				}
-				impl.Sgemm(blas.NoTrans, blas.NoTrans, m, k, hi-lo, 1, dy[lo:], n, scratch, k, 1, acc, k)
+	parallelFor(workers, workers, func(worker int) {
+		acc := make([]float32, m*k)
+		scratch := make([]float32, tileRows*k)
+		for tile := worker; tile < tiles; tile += workers {
+			lo := tile * tileRows
+			hi := min(n, lo+tileRows)
+			for j := lo; j < hi; j++ {
+				w.Row(scratch[(j-lo)*k:(j-lo+1)*k], j)
 			}
-			partial[worker] = acc
-		}()
-	}
-	wg.Wait()
+			impl.Sgemm(blas.NoTrans, blas.NoTrans, m, k, hi-lo, 1, dy[lo:], n, scratch, k, 1, acc, k)
+		}
+		partial[worker] = acc
+	})
 	for _, acc := range partial {
 		Add(dx[:m*k], acc)
 	}

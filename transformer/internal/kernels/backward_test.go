@@ -343,3 +343,19 @@ func TestActivationGradsSpecialValues(t *testing.T) {
 		}
 	}
 }
+
+// TestMatMulInputGradZeroColumns checks that a weight with no columns
+// gives an empty dx on every F32 path instead of a panic.
+func TestMatMulInputGradZeroColumns(t *testing.T) {
+	w, err := NewMatrix(3, 0, gguf.TypeF32, []float32{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dy := []float32{1, 2, 3, 4, 5, 6}
+	for _, path := range sgemmPaths {
+		if path.missing() != "" {
+			continue
+		}
+		withSgemmPath(path, func() { MatMulInputGrad([]float32{}, dy, 2, &w) })
+	}
+}
