@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,13 +143,18 @@ func runSNMF(cmd *cobra.Command, a *app, c *snmfConfig) error {
 	defer corpus.Close()
 	start := time.Now()
 	progress := newLineProgress(stderr)
+	collected := 0
 	acts, err := interp.CollectMLPActivations(ctx, m, corpus, interp.CollectOptions{
 		Layer: c.layer, MaxTokens: c.maxTokens, SequenceTokens: c.seqLen, Normalize: c.normalize,
 		Format: format, TextField: c.textField,
 		Progress: func(tokens int) {
+			collected = tokens
 			progress.printf(false, "collected %d of at most %d tokens", tokens, c.maxTokens)
 		},
 	})
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted while collecting activations from %s, after %d tokens; no output was written", c.corpus, collected)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.corpus, err)
 	}

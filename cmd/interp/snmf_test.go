@@ -182,6 +182,29 @@ func (w *cancelWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// An interruption while collecting activations fails with a message that
+// names the interruption, and writes no output.
+func TestSNMFInterruptWhileCollecting(t *testing.T) {
+	requireBundledModel(t)
+	out := filepath.Join(t.TempDir(), "features.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	root := newRootCommand()
+	root.SetArgs(append(snmfArgs(writeCorpus(t)), "--out", out))
+	root.SetOut(&bytes.Buffer{})
+	root.SetErr(&bytes.Buffer{})
+	err := root.ExecuteContext(ctx)
+	if err == nil || !strings.Contains(err.Error(), "interrupted while collecting activations") {
+		t.Fatalf("got error %v, want an interruption while collecting activations", err)
+	}
+	if strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("error %q shows the internal cancellation instead of the interruption", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output %s exists after an interruption while collecting (stat error %v)", out, err)
+	}
+}
+
 // An interruption during the factorization (Ctrl-C cancels the same
 // context) still writes the best factors so far, then fails.
 func TestSNMFInterruptWritesBestFactors(t *testing.T) {
