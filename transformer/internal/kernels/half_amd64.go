@@ -159,7 +159,7 @@ func halfDot4(out *[4]float32, x []float32, w []uint16, ldw int, t gguf.Type) {
 func halfDotRows(dst, x []float32, m int, w *Matrix) {
 	n, k := w.Rows, w.Cols
 	words := halfWords(w)
-	const blockRows = 64
+	blockRows := max(64, (halfDotBlockBytes/(2*k)+15)/16*16)
 	blocks := (n + blockRows - 1) / blockRows
 	halfWorkers(blocks, 2*m*k*n, func() func(block int) {
 		return func(block int) {
@@ -176,6 +176,15 @@ func halfDotRows(dst, x []float32, m int, w *Matrix) {
 		}
 	})
 }
+
+// halfDotBlockBytes is about the size of the blocks of weights that
+// halfDotRows hands out, so that each of a block's four runs is a stream of
+// about 128 KiB. Blocks of 64 rows, four streams of 24 KiB for GPT-2
+// small's 768 columns, made the F16 products of one decoding step take
+// about 1.2 times as long on two loaded cores of an AMD EPYC (Zen 4),
+// an estimate from interleaved runs. Every row comes out the same
+// whatever the block size.
+const halfDotBlockBytes = 512 << 10
 
 // halfDotRowGroup sets dst[i, j + r·step] for every row i of x and r = 0 …
 // 3 to the dot products with the four weight rows at w, ldw words apart.

@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -92,6 +93,29 @@ func TestPackHalfAllValues(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestMatMulHalfDotBlocks covers dot products over several blocks of
+// weight rows, the last one partial and with rows after its four runs.
+func TestMatMulHalfDotBlocks(t *testing.T) {
+	const k = halfDotBlockBytes / 2 / 50
+	blockRows := max(64, (halfDotBlockBytes/(2*k)+15)/16*16)
+	n := 2*blockRows + 7
+	for _, path := range halfPaths() {
+		if !path.asm {
+			continue
+		}
+		rng := rand.New(rand.NewPCG(12, 13))
+		withHalfPath(path, func() {
+			w, weights := halfMatrix(t, rng, gguf.TypeF16, n, k, false)
+			for _, m := range []int{1, 3} {
+				x, _ := offsetSlice(rng, m*k)
+				dst, whole := offsetSlice(rng, m*n)
+				MatMulFloat(dst, x, m, &w)
+				checkHalfProduct(t, fmt.Sprintf("%s m=%d k=%d n=%d", path.name, m, k, n), dst, whole, x, weights, m, k, n)
+			}
+		})
 	}
 }
 
