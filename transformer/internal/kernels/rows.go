@@ -29,10 +29,11 @@ func DotRows(dst, x, w []float32, ld int) {
 
 // AxpyRows adds p[s] times the row of w that starts at w[s·ld] to y, for
 // every s < len(p): attention's weighted sum of the values of a KV cache.
-// With the assembly kernels, four rows share each pass over y. Unlike a
-// loop that skips the zero weights of masked keys, AxpyRows multiplies
-// every row, so a row with an infinity or NaN makes y NaN even where its
-// weight is 0.
+// With the assembly kernels, four rows share each pass over y, and y comes
+// out bit for bit as from calling Axpy for each row in turn. Unlike a loop
+// that skips the zero weights of masked keys, AxpyRows multiplies every
+// row, so a row with an infinity or NaN makes y NaN even where its weight
+// is 0.
 func AxpyRows(y, p, w []float32, ld int) {
 	n, k := len(p), len(y)
 	if n == 0 || k == 0 {

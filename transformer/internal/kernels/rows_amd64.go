@@ -34,8 +34,10 @@ func dotRowsAsm(dst, x, w []float32, ld int) bool {
 }
 
 // axpyRowsAsm is AxpyRows with saxpy4 (or saxpy4AVX512) over whole groups
-// of four rows and eight columns. It returns false without the assembly
-// kernels. The caller has checked the bounds and that y is not empty.
+// of four rows and eight columns, and Axpy for the rest. Like Axpy, those
+// kernels add each row to y with one FMA per float, in row order. It
+// returns false without the assembly kernels. The caller has checked the
+// bounds and that y is not empty.
 func axpyRowsAsm(y, p, w []float32, ld int) bool {
 	if !useSgemmAsm {
 		return false
@@ -51,8 +53,10 @@ func axpyRowsAsm(y, p, w []float32, ld int) bool {
 		case k8 > 0:
 			saxpy4(k8, &p[s], &w[s*ld], ld, &y[0])
 		}
-		for c := 8 * k8; c < k; c++ {
-			y[c] += p[s]*w[s*ld+c] + p[s+1]*w[(s+1)*ld+c] + p[s+2]*w[(s+2)*ld+c] + p[s+3]*w[(s+3)*ld+c]
+		if tail := 8 * k8; tail < k {
+			for r := s; r < s+4; r++ {
+				Axpy(p[r], w[r*ld+tail:r*ld+k], y[tail:])
+			}
 		}
 	}
 	for ; s < n; s++ {

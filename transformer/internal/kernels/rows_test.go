@@ -51,7 +51,8 @@ func TestDotRowsPaths(t *testing.T) {
 }
 
 // TestAxpyRowsPaths checks AxpyRows on every kernel path against float64
-// sums, including weights of 0.
+// sums, including weights of 0, and on the assembly paths against Axpy
+// called for each row in turn, bit for bit.
 func TestAxpyRowsPaths(t *testing.T) {
 	for _, path := range sgemmPaths {
 		t.Run(path.name, func(t *testing.T) {
@@ -83,6 +84,18 @@ func TestAxpyRowsPaths(t *testing.T) {
 							}
 						}
 						checkGuards(t, label, whole, k)
+						if !path.asm {
+							continue
+						}
+						loop := append([]float32(nil), start...)
+						for s := range n {
+							Axpy(p[s], w[s*ld:s*ld+k], loop)
+						}
+						for c := range k {
+							if math.Float32bits(y[c]) != math.Float32bits(loop[c]) {
+								t.Fatalf("%s: column %d = %g, %g from Axpy row by row", label, c, y[c], loop[c])
+							}
+						}
 					}
 				}
 			})
