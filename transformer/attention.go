@@ -96,13 +96,16 @@ func (a *attention) computeScores(bh int) {
 		qi := a.q[((b*r.seq+i)*c.NHeads+h)*dh:][:dh]
 		row := r.s.scores[(bh*r.seq+i)*r.keys:][:r.keys]
 		queryPos := r.pos[b*r.seq+i]
+		// The products with every key up to the query's own position, four
+		// cached keys a pass, then the mask.
+		visible := min(r.keys, r.past+i+1)
+		kernels.DotRows(row[:visible], qi, a.cacheK[(b*st.capacity*c.NKVHeads+g)*dh:], c.NKVHeads*dh)
 		for s := range r.keys {
 			if s > r.past+i || !real[s] || a.window > 0 && int(queryPos-keyPos[s]) >= a.window {
 				row[s] = negInf
 				continue
 			}
-			ks := a.cacheK[((b*st.capacity+s)*c.NKVHeads+g)*dh:][:dh]
-			row[s] = kernels.Dot(qi, ks) * scale
+			row[s] *= scale
 			if softLimit > 0 {
 				row[s] = softCapValue(row[s], softLimit)
 			}
@@ -129,12 +132,10 @@ func (a *attention) mixValues(bh int) {
 	for i := range r.seq {
 		zi := a.z[((b*r.seq+i)*c.NHeads+h)*dh:][:dh]
 		clear(zi)
+		// Masked keys have weight 0 unless a pattern hook changed them,
+		// and their cached values are finite, so they add nothing.
 		row := r.s.scores[(bh*r.seq+i)*r.keys:][:r.keys]
-		for s, p := range row {
-			if p != 0 {
-				kernels.Axpy(p, a.cacheV[((b*st.capacity+s)*c.NKVHeads+g)*dh:][:dh], zi)
-			}
-		}
+		kernels.AxpyRows(zi, row, a.cacheV[(b*st.capacity*c.NKVHeads+g)*dh:], c.NKVHeads*dh)
 	}
 }
 
