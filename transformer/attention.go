@@ -96,8 +96,8 @@ func (a *attention) computeScores(bh int) {
 		qi := a.q[((b*r.seq+i)*c.NHeads+h)*dh:][:dh]
 		row := r.s.scores[(bh*r.seq+i)*r.keys:][:r.keys]
 		queryPos := r.pos[b*r.seq+i]
-		// The products with every key up to the query's own position, four
-		// cached keys a pass, then the mask.
+		// DotRows takes the products with the keys up to the query's own
+		// position, four cached keys a pass, and the loop masks and scales.
 		visible := min(r.keys, r.past+i+1)
 		kernels.DotRows(row[:visible], qi, a.cacheK[(b*st.capacity*c.NKVHeads+g)*dh:], c.NKVHeads*dh)
 		for s := range r.keys {
