@@ -57,6 +57,9 @@ Examples:
   python3 -c 'import numpy as np; print(np.load("resid.npz")["blocks.0.hook_resid_pre"].shape)'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutputPaths(map[string]string{"out": out}); err != nil {
+				return err
+			}
 			m, release, err := a.openModel()
 			if err != nil {
 				return err

@@ -120,6 +120,26 @@ func TestTraceUnknownHookWritesNothing(t *testing.T) {
 	}
 }
 
+func TestTraceRejectsBadOutPath(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, out, want string
+	}{
+		{"folder", dir, "is a folder; give a file name"},
+		{"missing folder", filepath.Join(dir, "missing", "act.npz"), "not found; create it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := runCLI(t, "trace", "--prompt", "When Mary", "--hook", "hook_embed", "--out", tc.out)
+			if err == nil {
+				t.Fatalf("trace --out %s succeeded, want an error", tc.out)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestNPYOneDimensional(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v.npz")
 	v := &hooks.Tensor{Shape: []int{3}, Data: []float32{1, -2, 0.5}}
