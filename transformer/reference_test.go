@@ -119,7 +119,9 @@ func checkLogits(t *testing.T, m *Model, g *golden, suffix string, tol float64) 
 // difference of one ulp moves a GELU input across an f16 rounding
 // boundary, the looked-up value jumps by one f16 step, which is 2⁻⁸ for
 // inputs between 4 and 8: over gpt2-tiny's 42-token prompt such jumps move
-// logits by up to 2.2e-3 (gemma2-tiny, 156 tokens: 4.1e-4). On llama-tiny-q8 the 2-token
+// logits by up to 2.2e-3 with the assembly kernels and 3.4e-3 with the
+// portable ones, whose sums run in another order (gemma2-tiny, 156 tokens:
+// 4.1e-4). On llama-tiny-q8 the 2-token
 // prompt agrees to 1.9e-6. On the 50-token prompt a one-ulp difference in
 // a float32 sum moves an activation across a rounding boundary of the
 // 8-bit grid, and the logits differ by up to 0.2.
@@ -130,7 +132,7 @@ var logitGoldens = []struct {
 	{"gpt2-tiny", "logits", 1e-3},
 	{"llama-tiny", "logits", 1e-3},
 	{"llama-tiny-q8", "logits", 1e-3},
-	{"gpt2-tiny", "llamacpp", 3e-3},
+	{"gpt2-tiny", "llamacpp", 5e-3},
 	{"llama-tiny", "llamacpp", 1e-3},
 	{"llama-tiny-q8", "llamacpp", 0.3},
 	{"qwen2-tiny", "logits", 1e-4},

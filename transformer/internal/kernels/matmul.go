@@ -17,6 +17,11 @@ var impl gonum.Implementation
 // minColumnsPerWorker keeps goroutine start-up from dominating small products.
 const minColumnsPerWorker = 16
 
+// Assembly reports whether F32 products run on the assembly kernels
+// (amd64 with AVX2 and FMA, without the purego tag). The portable path
+// runs gonum's sgemm instead.
+func Assembly() bool { return useSgemmAsm }
+
 // MatMulT computes dst = x · wᵀ, where x is [m, k], w is [n, k] (a weight
 // matrix stored as GGUF stores it, one output row per input-sized row) and
 // dst is [m, n], all row-major. The output columns are split across
