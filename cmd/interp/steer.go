@@ -510,6 +510,9 @@ func compareContinuations(m *transformer.Model, ids []int32, f *steerFlags, h *h
 	if err != nil {
 		return fmt.Errorf("steered run: %w", err)
 	}
+	if !allFinite(after.Row(0, 0)) {
+		return fmt.Errorf("the steered run computed logits that are not finite (NaN or infinite); lower the steering strength")
+	}
 	if res.LogitShift, err = logitShifts(m, before.Row(0, 0), after.Row(0, 0), f.top); err != nil {
 		return err
 	}
@@ -537,6 +540,16 @@ func compareContinuations(m *transformer.Model, ids []int32, f *steerFlags, h *h
 		}
 	}
 	return nil
+}
+
+// allFinite reports whether every value of x is neither NaN nor infinite.
+func allFinite(x []float32) bool {
+	for _, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // logitShifts lists the top most likely tokens without and with steering

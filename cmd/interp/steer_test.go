@@ -268,6 +268,7 @@ func TestSteerErrors(t *testing.T) {
 		{"identical examples", []string{"--prompt", "a", "--positive", "same", "--negative", "same"}, []string{"mean-diff steering vector is zero"}},
 		{"save not gguf", append([]string{"--prompt", "a", "--save", filepath.Join(dir, "v.json")}, data...), []string{"--save", "ending in .gguf"}},
 		{"seed while greedy", append([]string{"--prompt", "a", "--seed", "3"}, data...), []string{"--seed does not apply at --temperature 0"}},
+		{"strength beyond float32", append([]string{"--prompt", "a", "--strength", "1e40"}, data...), []string{"not finite", "lower the steering strength"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
