@@ -20,16 +20,18 @@ func TestDecodeStepAllocations(t *testing.T) {
 	if !kernels.Assembly() {
 		t.Skip("skipping: the bound holds for the assembly kernels; the portable path's sgemm allocates in every call")
 	}
-	// NOTE: the F16 products of gpt2-tiny's unembedding allocate three
-	// times per call in half_amd64.go, and the quantized products of a
-	// Q8_0 file about four times per matrix, so those fixtures get more.
+	if raceEnabled {
+		t.Skip("skipping: the race detector's instrumentation allocates on its own")
+	}
+	// NOTE: the F16 products of gpt2-tiny's unembedding allocate twice
+	// per call (halfDotRows' worker closures), so that fixture gets more.
 	for _, tt := range []struct {
 		name  string
 		extra int
 	}{
 		{"llama-tiny.gguf", 0},
-		{"gpt2-tiny.gguf", 3},
-		{"llama-tiny-q8.gguf", 100},
+		{"gpt2-tiny.gguf", 2},
+		{"llama-tiny-q8.gguf", 0},
 	} {
 		name := tt.name
 		t.Run(name, func(t *testing.T) {
