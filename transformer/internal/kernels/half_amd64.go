@@ -46,16 +46,17 @@ func hdot4x2BF16(k8 int, x *float32, ldx int, w *uint16, ldw int, dst *float32)
 //go:noescape
 func roundToF16(n8 int, src, dst *float32)
 
-// roundHalfActivations returns x rounded as roundActivations rounds it for
-// F16 or BF16 weights t, with VCVTPS2PH for F16 where the CPU has F16C.
-// Both round to nearest with ties to even, subnormals and overflow to
-// infinity included. A NaN stays NaN, though its payload may differ from
-// roundActivations'.
-func roundHalfActivations(t gguf.Type, x []float32) []float32 {
+// roundHalfActivations sets out[:len(x)] to x rounded as roundActivations
+// rounds it for F16 or BF16 weights t, with VCVTPS2PH for F16 where the CPU
+// has F16C, and returns out[:len(x)]. Both round to nearest with ties to
+// even, subnormals and overflow to infinity included. A NaN stays NaN,
+// though its payload may differ from roundActivations'.
+func roundHalfActivations(out []float32, t gguf.Type, x []float32) []float32 {
+	out = out[:len(x)]
 	if !useHalfAsm || t != gguf.TypeF16 {
-		return roundActivations(t, x)
+		roundActivationsTo(out, t, x)
+		return out
 	}
-	out := make([]float32, len(x))
 	n8 := len(x) / 8
 	if n8 > 0 {
 		roundToF16(n8, &x[0], &out[0])

@@ -18,8 +18,10 @@ func matMulHalfAsm(dst, x []float32, m int, w *Matrix) bool {
 	return false
 }
 
-// roundHalfActivations returns x rounded as roundActivations rounds it for
-// F16 or BF16 weights t.
-func roundHalfActivations(t gguf.Type, x []float32) []float32 {
-	return roundActivations(t, x)
+// roundHalfActivations sets out[:len(x)] to x rounded as roundActivations
+// rounds it for F16 or BF16 weights t, and returns out[:len(x)].
+func roundHalfActivations(out []float32, t gguf.Type, x []float32) []float32 {
+	out = out[:len(x)]
+	roundActivationsTo(out, t, x)
+	return out
 }

@@ -231,7 +231,7 @@ func TestRoundHalfActivations(t *testing.T) {
 	want := roundActivations(gguf.TypeF16, x)
 	for _, path := range halfPaths() {
 		var got []float32
-		withHalfPath(path, func() { got = roundHalfActivations(gguf.TypeF16, x) })
+		withHalfPath(path, func() { got = roundHalfActivations(make([]float32, len(x)), gguf.TypeF16, x) })
 		for i := range x {
 			g, w := got[i], want[i]
 			if math.IsNaN(float64(w)) {

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -91,12 +92,24 @@ func MatMul(dst, x []float32, m int, w *Matrix) {
 	case w.FloatActivations || m == 0:
 		matMulDecoded(dst, x, m, w)
 	case w.Type == gguf.TypeF16 || w.Type == gguf.TypeBF16:
-		matMulDecoded(dst, roundHalfActivations(w.Type, x[:m*w.Cols]), m, w)
+		matMulRoundedHalf(dst, x, m, w)
 	case quantized:
 		matMulQuantized(dst, x, m, w)
 	default:
 		matMulDecoded(dst, x, m, w)
 	}
+}
+
+// halfActivationBuffers holds *[]float32 buffers for matMulRoundedHalf.
+var halfActivationBuffers = sync.Pool{New: func() any { return new([]float32) }}
+
+// matMulRoundedHalf is MatMul for F16 or BF16 weights: it rounds x to
+// the weights' precision in a pooled buffer and multiplies the result.
+func matMulRoundedHalf(dst, x []float32, m int, w *Matrix) {
+	buf := halfActivationBuffers.Get().(*[]float32)
+	*buf = grow(*buf, m*w.Cols)
+	matMulDecoded(dst, roundHalfActivations(*buf, w.Type, x[:m*w.Cols]), m, w)
+	halfActivationBuffers.Put(buf)
 }
 
 // MatMulFloat computes dst = x · wᵀ like MatMul, but always multiplies the
@@ -155,17 +168,16 @@ func matMulQuantized(dst, x []float32, m int, w *Matrix) {
 
 	kernel := quantKernels[w.Type]
 	format, _ := activationFormat(w.Type)
-	xq := quantizeRows(format, x, m, k)
+	xq := quantRowsPool.Get().(*quantRows)
+	defer quantRowsPool.Put(xq)
+	xq.quantize(format, x, m, k)
 	if matMulQuantizedAsm(dst, xq, m, w) {
 		return
 	}
 	if format == gguf.TypeQ8_K {
 		xq.toLaneMajor()
 	}
-	rows := make([]quantRow, m)
-	for i := range rows {
-		rows[i] = xq.row(i)
-	}
+	rows := xq.rowViews(m)
 
 	tiles := (n + tileRows - 1) / tileRows
 	parallelWorkers(tiles, func() func(tile int) {

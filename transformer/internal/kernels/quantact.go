@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math"
+	"sync"
 
 	"github.com/interp-go/interp/gguf"
 )
@@ -35,6 +36,25 @@ type quantRows struct {
 	d      []float32 // [m, k/block] scales; F16 values for Q8_0 and Q8_1, float32 for Q8_K
 	s      []float32 // Q8_1: [m, k/32] d·Σqs per block, an F16 value
 	bsums  []int16   // Q8_K: [m, k/16] sums of 16 consecutive quants
+
+	// Buffers of the products that take these rows, kept with the struct
+	// in quantRowsPool so that a product allocates nothing once they have
+	// grown.
+	rows    []quantRow // [m] views of each row
+	offsets []int16    // Q6_K assembly: [m, k/2] (setQ6KOffsets)
+	dxT     []float32  // Q8_0 assembly: block scales by groups of four rows (transposeScales)
+}
+
+// quantRowsPool holds *quantRows whose buffers products reuse.
+var quantRowsPool = sync.Pool{New: func() any { return new(quantRows) }}
+
+// grow returns s resliced to length n, reallocated only when its capacity
+// is short. The contents are unspecified.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // quantRow is one row of a quantRows.
@@ -68,13 +88,22 @@ func activationFormat(t gguf.Type) (gguf.Type, bool) {
 // is TypeQ8_0, TypeQ8_1 or TypeQ8_K. k must be a multiple of the format's
 // block size.
 func quantizeRows(format gguf.Type, x []float32, m, k int) *quantRows {
+	q := new(quantRows)
+	q.quantize(format, x, m, k)
+	return q
+}
+
+// quantize is quantizeRows into q, reusing its buffers.
+func (q *quantRows) quantize(format gguf.Type, x []float32, m, k int) {
 	block := format.BlockSize()
-	q := &quantRows{format: format, k: k, qs: make([]int8, m*k), d: make([]float32, m*k/block)}
+	q.format, q.k = format, k
+	q.qs, q.d = grow(q.qs, m*k), grow(q.d, m*k/block)
+	q.s, q.bsums = q.s[:0], q.bsums[:0]
 	switch format {
 	case gguf.TypeQ8_1:
-		q.s = make([]float32, m*k/qk8)
+		q.s = grow(q.s, m*k/qk8)
 	case gguf.TypeQ8_K:
-		q.bsums = make([]int16, m*k/16)
+		q.bsums = grow(q.bsums, m*k/16)
 	}
 	for i := range m {
 		r := q.row(i)
@@ -88,17 +117,25 @@ func quantizeRows(format gguf.Type, x []float32, m, k int) *quantRows {
 			quantizeRowQ8_K(r.qs, r.d, r.bsums, xi)
 		}
 	}
-	return q
+}
+
+// rowViews returns a view of each of the m rows, in a buffer of q.
+func (q *quantRows) rowViews(m int) []quantRow {
+	q.rows = grow(q.rows, m)
+	for i := range q.rows {
+		q.rows[i] = q.row(i)
+	}
+	return q.rows
 }
 
 // row returns row i.
 func (q *quantRows) row(i int) quantRow {
 	k, block := q.k, q.format.BlockSize()
 	r := quantRow{qs: q.qs[i*k : (i+1)*k], d: q.d[i*k/block : (i+1)*k/block]}
-	if q.s != nil {
+	if len(q.s) > 0 {
 		r.s = q.s[i*k/qk8 : (i+1)*k/qk8]
 	}
-	if q.bsums != nil {
+	if len(q.bsums) > 0 {
 		r.bsums = q.bsums[i*k/16 : (i+1)*k/16]
 	}
 	return r
@@ -231,6 +268,13 @@ func quantizeRowQ8_K(qs []int8, d []float32, bsums []int16, x []float32) {
 // BF16 weights (round to nearest, ties to even).
 func roundActivations(t gguf.Type, x []float32) []float32 {
 	out := make([]float32, len(x))
+	roundActivationsTo(out, t, x)
+	return out
+}
+
+// roundActivationsTo is roundActivations into out, which has x's length.
+func roundActivationsTo(out []float32, t gguf.Type, x []float32) {
+	out = out[:len(x)]
 	switch t {
 	case gguf.TypeF16:
 		for i, v := range x {
@@ -243,5 +287,4 @@ func roundActivations(t gguf.Type, x []float32) []float32 {
 	default:
 		copy(out, x)
 	}
-	return out
 }

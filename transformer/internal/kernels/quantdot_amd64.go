@@ -298,10 +298,12 @@ func rowsOffsetBlocks(dot func(*byte, int, int, int, *int8, *float32, *float32, 
 
 // transposeScales returns the Q8_0 block scales of each group of four
 // activation rows of xq, block by block: element 4(g·blocks+b)+r is the
-// scale of block b of row 4g+r, as dotQ8_0Quad reads them.
+// scale of block b of row 4g+r, as dotQ8_0Quad reads them. The result is
+// xq's buffer dxT.
 func transposeScales(xq *quantRows, m int) []float32 {
 	blocks := xq.k / qk8
-	dxT := make([]float32, m/4*4*blocks)
+	xq.dxT = grow(xq.dxT, m/4*4*blocks)
+	dxT := xq.dxT
 	for g := range m / 4 {
 		for r := range 4 {
 			d := xq.d[(4*g+r)*blocks : (4*g+r+1)*blocks]
@@ -335,9 +337,10 @@ func dotQ8_0Quads(dst []float32, n int, raw []byte, xq *quantRows, m int, dxT []
 }
 
 // setQ6KOffsets sets the offsets of each row to 32·(qs[2i]+qs[2i+1]),
-// the part of the Q6_K products that does not depend on the weights.
-func setQ6KOffsets(rows []quantRow) {
-	offsets := make([]int16, len(rows)*len(rows[0].qs)/2)
+// the part of the Q6_K products that does not depend on the weights, in
+// buf when it is long enough.
+func setQ6KOffsets(rows []quantRow, buf []int16) []int16 {
+	offsets := grow(buf, len(rows)*len(rows[0].qs)/2)
 	for r := range rows {
 		qs := rows[r].qs
 		row := offsets[r*len(qs)/2 : (r+1)*len(qs)/2]
@@ -346,6 +349,7 @@ func setQ6KOffsets(rows []quantRow) {
 		}
 		rows[r].offsets = row
 	}
+	return offsets
 }
 
 // containsMinInt8 reports whether -128 is in qs, with the vectorized
@@ -419,28 +423,25 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 	if xq.format == gguf.TypeQ8_K {
 		laneInterleave(xq.qs)
 	}
-	rows := make([]quantRow, m)
-	for i := range rows {
-		rows[i] = xq.row(i)
-	}
+	rows := xq.rowViews(m)
 
 	n, k := w.Rows, w.Cols
 	tiles := (n + tileRows - 1) / tileRows
 	pairs := w.Type == gguf.TypeQ4_K || w.Type == gguf.TypeQ8_0 // the rowPairKernel types
 	if hasRowsKernel && (m == 1 || !pairs) {
 		if w.Type == gguf.TypeQ6_K {
-			setQ6KOffsets(rows)
+			xq.offsets = setQ6KOffsets(rows, xq.offsets)
 		}
-		chunk := rowsChunk
 		if m == 1 {
-			chunk = tileRows
+			quantDecode(dst, w, &rows[0], multiRow)
+			return true
 		}
 		parallelWorkers(tiles, func() func(tile int) {
 			return func(tile int) {
 				// Chunks of weight rows small enough for the L1 or L2
 				// cache, each multiplied by every activation row.
-				for lo := tile * tileRows; lo < min(n, (tile+1)*tileRows); lo += chunk {
-					hi := min(n, lo+chunk, (tile+1)*tileRows)
+				for lo := tile * tileRows; lo < min(n, (tile+1)*tileRows); lo += rowsChunk {
+					hi := min(n, lo+rowsChunk, (tile+1)*tileRows)
 					for i := range rows {
 						multiRow(dst[i*n+lo:i*n+hi], w, lo, hi, &rows[i])
 					}

@@ -87,7 +87,7 @@ func checkQuantPathMatchesPortable(t *testing.T, path quantPath) {
 	for _, typ := range slices.Concat(asmQuantTypes, rowsOnlyQuantTypes) {
 		for _, shape := range []struct{ m, n, blocks int }{
 			{1, 1, 1}, {1, 64, 3}, {2, 65, 4}, {3, 130, 5}, {1, 200, 9}, {4, 33, 12}, {1, 7, 96},
-			{6, 40, 7}, {9, 20, 2},
+			{6, 40, 7}, {9, 20, 2}, {1, 1001, 10},
 		} {
 			k := shape.blocks * typ.BlockSize()
 			w, err := NewMatrix(shape.n, k, typ, nil, randomBlocks(rng, typ, shape.n, k))
