@@ -192,7 +192,7 @@ func BenchmarkRowsKernels(b *testing.B) {
 			laneInterleave(xq.qs)
 		}
 		x := []quantRow{xq.row(0)}
-		setQ6KOffsets(x)
+		setQ6KOffsets(x, nil)
 		dst := make([]float32, n)
 		b.Run(typ.String(), func(b *testing.B) {
 			fastest := time.Duration(math.MaxInt64)
