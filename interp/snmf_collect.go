@@ -102,9 +102,9 @@ var errCollected = errors.New("activations collected")
 // blocks.Layer.mlp.hook_post at every token except BOS. Text is tokenized a
 // block at a time and run in sequences of opts.SequenceTokens tokens, each
 // from an empty cache and starting with BOS where the tokenizer adds one;
-// each JSONL document starts a new sequence. Memory holds the requested
-// matrix, allocated at its full size of MaxTokens rows before the corpus is
-// read, one block of text and one forward pass, whatever the corpus size.
+// each JSONL document starts a new sequence. Memory holds the matrix of
+// the tokens collected so far, which grows by doubling up to MaxTokens
+// rows, one block of text and one forward pass, whatever the corpus size.
 // It returns an error for invalid
 // options, unreadable or invalid input (naming the line), a corpus without
 // tokens, and when ctx is cancelled.
@@ -179,9 +179,27 @@ func newCollector(m *transformer.Model, opts CollectOptions) (*collector, error)
 		opts:    opts,
 		content: seq - bos,
 		hook:    hooks.Point{Layer: opts.Layer, Kind: hooks.MLPPost}.Name(),
-		data:    make([]float64, opts.MaxTokens*m.DMLP),
-		ids:     make([]int32, 0, min(opts.MaxTokens, 1<<16)),
+		data:    make([]float64, 0, min(opts.MaxTokens, initialRows)*m.DMLP),
+		ids:     make([]int32, 0, min(opts.MaxTokens, initialRows)),
 	}, nil
+}
+
+// initialRows is the number of tokens the collector's matrix has room
+// for before it first grows.
+const initialRows = 4096
+
+// grow makes room in c.data for rows more tokens, doubling the matrix as
+// needed but never past MaxTokens rows.
+func (c *collector) grow(rows int) {
+	d := c.m.DMLP
+	need := (len(c.ids) + rows) * d
+	if need <= cap(c.data) {
+		c.data = c.data[:need]
+		return
+	}
+	grown := make([]float64, need, min(max(2*cap(c.data), need), c.opts.MaxTokens*d))
+	copy(grown, c.data)
+	c.data = grown
 }
 
 func (c *collector) full() bool { return len(c.ids) >= c.opts.MaxTokens }
@@ -316,6 +334,7 @@ func (c *collector) run(ctx context.Context, tokens []int32) error {
 
 	d := c.m.DMLP
 	row := len(c.ids)
+	c.grow(len(tokens))
 	h := &hooks.Hooks{}
 	h.Add(c.hook, func(t *hooks.Tensor, p hooks.Point) error {
 		for i := range tokens {

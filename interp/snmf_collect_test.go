@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/interp-go/interp/hooks"
 	"github.com/interp-go/interp/transformer"
 )
@@ -76,6 +78,23 @@ func TestCollectMatchesSequenceRuns(t *testing.T) {
 	for start := 0; start < maxTokens; start += seq {
 		end := min(start+seq, maxTokens)
 		checkRows(t, acts, start, hiddenOf(t, m, ids[start:end], 1), m.DMLP)
+	}
+}
+
+// TestCollectGrowsToTheCorpus checks that a bound far above the corpus
+// allocates only what the corpus fills, past the first growth of the
+// matrix, and gives the same matrix as a bound of exactly its tokens.
+func TestCollectGrowsToTheCorpus(t *testing.T) {
+	m := loadFixture(t, "gpt2-tiny.gguf")
+	text := strings.Repeat(collectText+"\n", initialRows/8)
+	huge := collect(t, m, text, CollectOptions{Layer: 1, MaxTokens: 1 << 40, SequenceTokens: 64})
+	n := len(huge.IDs)
+	if n <= initialRows {
+		t.Fatalf("corpus gave %d tokens; the test needs more than %d", n, initialRows)
+	}
+	exact := collect(t, m, text, CollectOptions{Layer: 1, MaxTokens: n, SequenceTokens: 64})
+	if !mat.Equal(huge.Matrix, exact.Matrix) {
+		t.Error("the matrix under a bound of 2⁴⁰ tokens differs from the one under a bound of the corpus's tokens")
 	}
 }
 
