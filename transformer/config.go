@@ -185,7 +185,11 @@ func (c Config) check(f *gguf.File) error {
 		return bad("rope.dimension_count", c.RopeDim, fmt.Sprintf("must be even and at most the head width %d", c.DHead))
 	}
 	if !(c.NormEps > 0) {
-		return bad("norm epsilon", c.NormEps, "must be positive")
+		key := "attention.layer_norm_rms_epsilon"
+		if c.Arch == "gpt2" {
+			key = "attention.layer_norm_epsilon"
+		}
+		return bad(key, c.NormEps, "must be positive")
 	}
 	if c.RopeDim > 0 && !(c.RopeBase > 0) {
 		return bad("rope.freq_base", c.RopeBase, "must be positive")

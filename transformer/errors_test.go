@@ -69,6 +69,16 @@ func TestLoadRejects(t *testing.T) {
 			[]string{"missing metadata key gpt2.block_count"},
 		},
 		{
+			"negative norm epsilon",
+			func(key string, value any) (any, bool) {
+				if key == "gpt2.attention.layer_norm_epsilon" {
+					return float32(-1), true
+				}
+				return value, true
+			},
+			[]string{"gpt2.attention.layer_norm_epsilon = -1", "must be positive"},
+		},
+		{
 			"heads do not divide width",
 			func(key string, value any) (any, bool) {
 				if key == "gpt2.attention.head_count" {
