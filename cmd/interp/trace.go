@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -59,6 +61,9 @@ Examples:
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutputPaths(map[string]string{"out": out}); err != nil {
 				return err
+			}
+			if !strings.EqualFold(filepath.Ext(out), ".npz") {
+				return fmt.Errorf("--out %s: trace writes a NumPy .npz file; give a name ending in .npz", out)
 			}
 			m, release, err := a.openModel()
 			if err != nil {

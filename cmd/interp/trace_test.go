@@ -127,6 +127,7 @@ func TestTraceRejectsBadOutPath(t *testing.T) {
 	}{
 		{"folder", dir, "is a folder; give a file name"},
 		{"missing folder", filepath.Join(dir, "missing", "act.npz"), "not found; create it"},
+		{"not npz", filepath.Join(dir, "act.txt"), "give a name ending in .npz"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := runCLI(t, "trace", "--prompt", "When Mary", "--hook", "hook_embed", "--out", tc.out)
