@@ -23,9 +23,10 @@ var useQuantAsm = cpu.X86.HasAVX2 && hasF16C()
 // single-row kernels.
 var useQuantRows = true
 
-// useQuantQuad selects dotQ8_0Quad for products of Q8_0 weights with four
-// or more activation rows, when useQuantAsm is also set. Tests turn it
-// off to compare it with the pair kernel.
+// useQuantQuad selects dotQ8_0Quad and dotRowsQ6_KQuad for products of
+// Q8_0 and Q6_K weights with four or more activation rows, when
+// useQuantAsm is also set. Tests turn it off to compare them with the
+// pair and single-row kernels.
 var useQuantQuad = true
 
 // useQuantVNNI selects the _VNNI variants of the K-quant multi-row
@@ -336,6 +337,30 @@ func dotQ8_0Quads(dst []float32, n int, raw []byte, xq *quantRows, m int, dxT []
 	return quads
 }
 
+// rowsQ6_KQuads stores in dst[i·n + j] the product of Q6_K weight row j
+// of w with activation row i of xq, for lo ≤ j < hi and i < m rounded
+// down to a multiple of four, with dotRowsQ6_KQuad, and returns that
+// number of rows. xq's quants must be in laneInterleave order and its
+// offsets set.
+func rowsQ6_KQuads(dst []float32, w *Matrix, lo, hi int, xq *quantRows, m int) int {
+	n, k := w.Rows, w.Cols
+	blocks := k / qkK
+	quads := m / 4 * 4
+	if quads == 0 || lo == hi {
+		return 0
+	}
+	_ = w.Raw[hi*w.RowBytes-1]
+	_ = xq.qs[quads*k-1]
+	_ = xq.offsets[quads*k/2-1]
+	_ = xq.d[quads*blocks-1]
+	_ = dst[(quads-1)*n+hi-1]
+	for i := 0; i < quads; i += 4 {
+		dotRowsQ6_KQuad(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &xq.qs[i*k], k,
+			&xq.d[i*blocks], &xq.offsets[i*k/2], &dst[i*n+lo], 4*n)
+	}
+	return quads
+}
+
 // setQ6KOffsets sets the offsets of each row to 32·(qs[2i]+qs[2i+1]),
 // the part of the Q6_K products that does not depend on the weights, in
 // buf when it is long enough.
@@ -436,13 +461,18 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 			quantDecode(dst, w, &rows[0], multiRow)
 			return true
 		}
+		quad := w.Type == gguf.TypeQ6_K && useQuantQuad
 		parallelWorkers(tiles, func() func(tile int) {
 			return func(tile int) {
 				// Chunks of weight rows small enough for the L1 or L2
 				// cache, each multiplied by every activation row.
 				for lo := tile * tileRows; lo < min(n, (tile+1)*tileRows); lo += rowsChunk {
 					hi := min(n, lo+rowsChunk, (tile+1)*tileRows)
-					for i := range rows {
+					i := 0
+					if quad {
+						i = rowsQ6_KQuads(dst, w, lo, hi, xq, m)
+					}
+					for ; i < len(rows); i++ {
 						multiRow(dst[i*n+lo:i*n+hi], w, lo, hi, &rows[i])
 					}
 				}
@@ -651,3 +681,13 @@ func (r *rowQ6_K) dot(x *quantRow) float32 {
 	_ = x.d[r.blocks-1]
 	return dotQ6_K(&r.raw[0], &x.qs[0], r.blocks, &x.d[0])
 }
+
+// dotRowsQ6_KQuad stores in dst[i·dstStride/4 + r] the product of Q6_K
+// weight row r, at w+r·rowBytes, with activation row i, for r < rows and
+// i < 4, as dotRowsQ6_K computes it. Row i's quants (in laneInterleave
+// order) are at x+i·xStride and its offsets (setQ6KOffsets) at
+// offsets+i·xStride bytes, and its scales at xd+i·blocks. Each weight
+// super-block is unpacked once for the four rows.
+//
+//go:noescape
+func dotRowsQ6_KQuad(w *byte, rowBytes, rows, blocks int, x *int8, xStride int, xd *float32, offsets *int16, dst *float32, dstStride int)

@@ -2349,3 +2349,163 @@ dq8_0quaddone:
 	VMOVUPS X14, (R10)
 	VZEROUPPER
 	RET
+
+// The four-row Q6_K kernel below unpacks each weight super-block once,
+// into its stack frame, and multiplies it by four activation rows. Each
+// row repeats the float32 steps of dotRowsQ6_K, so the results are those
+// of dotQ6_K.
+
+// Q6_K_UNPACK_HALF unpacks one 128-value half of the super-block at SI,
+// ql at ql and qh at qh, into lane-shuffled values at u … u+96, and
+// stores the sign-extended scale words of the scale controls ctrl0 and
+// ctrl1 from the scale bytes in Y9 at sc and sc+32. Y15 holds lowNibble,
+// Y14 laneShuffle and Y8 q6KHighBits.
+#define Q6_K_UNPACK_HALF(ql, qh, ctrl0, ctrl1, u, sc) \
+	VMOVDQU qh, Y0 \
+	VMOVDQU ql, Y1 \
+	VMOVDQU 32+ql, Y2 \
+	VPSLLW  $4, Y0, Y3 \
+	VPAND   Y8, Y3, Y3 \
+	VPAND   Y15, Y1, Y4 \
+	VPOR    Y3, Y4, Y4 \
+	VPSLLW  $2, Y0, Y3 \
+	VPAND   Y8, Y3, Y3 \
+	VPAND   Y15, Y2, Y5 \
+	VPOR    Y3, Y5, Y5 \
+	VPAND   Y8, Y0, Y3 \
+	VPSRLW  $4, Y1, Y6 \
+	VPAND   Y15, Y6, Y6 \
+	VPOR    Y3, Y6, Y6 \
+	VPSRLW  $2, Y0, Y3 \
+	VPAND   Y8, Y3, Y3 \
+	VPSRLW  $4, Y2, Y7 \
+	VPAND   Y15, Y7, Y7 \
+	VPOR    Y3, Y7, Y7 \
+	VPSHUFB Y14, Y4, Y4 \
+	VPSHUFB Y14, Y5, Y5 \
+	VPSHUFB Y14, Y6, Y6 \
+	VPSHUFB Y14, Y7, Y7 \
+	VMOVDQU Y4, u \
+	VMOVDQU Y5, 32+u \
+	VMOVDQU Y6, 64+u \
+	VMOVDQU Y7, 96+u \
+	VPSHUFB ctrl0, Y9, Y1 \
+	VPSRAW  $8, Y1, Y1 \
+	VMOVDQU Y1, sc \
+	VPSHUFB ctrl1, Y9, Y1 \
+	VPSRAW  $8, Y1, Y1 \
+	VMOVDQU Y1, 32+sc
+
+// Q6_K_QUAD_PRODUCT sets v to the words (u−32)·x of the unpacked values
+// at u, the activation quants at x and their offsets 32·x at xoff.
+#define Q6_K_QUAD_PRODUCT(u, x, xoff, v) \
+	VMOVDQU    u, v \
+	VPMADDUBSW x, v, v \
+	VPSUBW     xoff, v, v
+
+// Q6_K_QUAD_HALF adds the lane sums of one unpacked half, values at u and
+// scale words at sc, with the activation quants at x and offsets at xoff,
+// to Y8 and Y9.
+#define Q6_K_QUAD_HALF(u, sc, x, xoff) \
+	Q6_K_QUAD_PRODUCT(u, x, xoff, Y4) \
+	Q6_K_QUAD_PRODUCT(32+u, 32+x, 32+xoff, Y5) \
+	Q6_K_QUAD_PRODUCT(64+u, 64+x, 64+xoff, Y6) \
+	Q6_K_QUAD_PRODUCT(96+u, 96+x, 96+xoff, Y7) \
+	LANES_ADD(Y4, Y5, sc) \
+	LANES_ADD(Y6, Y7, 32+sc)
+
+// Q6_K_QUAD_ROW adds (d·dx)·lane for the super-block unpacked at u0 and
+// u1 (its two halves), with scale words at sc0 and sc1, to the float lane
+// sums acc of the activation row whose quants are at AX, offsets at DX
+// and scale at R13, then moves AX, DX and R13 to the next row. X15 holds
+// the weight scale d.
+#define Q6_K_QUAD_ROW(acc, u0, sc0, u1, sc1) \
+	VPXOR        Y8, Y8, Y8 \
+	VPXOR        Y9, Y9, Y9 \
+	Q6_K_QUAD_HALF(u0, sc0, 0(AX), 0(DX)) \
+	Q6_K_QUAD_HALF(u1, sc1, 128(AX), 128(DX)) \
+	VPERM2I128   $0x20, Y9, Y8, Y0 \
+	VPERM2I128   $0x31, Y9, Y8, Y1 \
+	VPADDD       Y1, Y0, Y0 \
+	VMULSS       0(R13), X15, X1 \
+	LANES_SCALE(acc) \
+	ADDQ         BX, AX \
+	ADDQ         BX, DX \
+	ADDQ         R14, R13
+
+// ADD_LANES_STORE adds the eight float lane sums of acc in order, from
+// zero, and stores the sum at dst.
+#define ADD_LANES_STORE(acc, acclow, dst) \
+	VXORPS       X2, X2, X2 \
+	VMOVAPS      acclow, X0 \
+	ADD_FOUR_TO(X2) \
+	VEXTRACTF128 $1, acc, X0 \
+	ADD_FOUR_TO(X2) \
+	VMOVSS       X2, dst
+
+// func dotRowsQ6_KQuad(w *byte, rowBytes, rows, blocks int, x *int8, xStride int, xd *float32, offsets *int16, dst *float32, dstStride int)
+TEXT ·dotRowsQ6_KQuad(SB), NOSPLIT, $384-80
+	MOVQ  w+0(FP), R8
+	MOVQ  rows+16(FP), R9
+	MOVQ  dst+64(FP), R10
+	MOVQ  xStride+40(FP), BX
+	MOVQ  blocks+24(FP), R14
+	SHLQ  $2, R14
+	TESTQ R9, R9
+	JZ    rq6_Kquaddone
+
+rq6_Kquadrow:
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	MOVQ   xd+48(FP), R11
+	MOVQ   offsets+56(FP), R12
+	MOVQ   blocks+24(FP), CX
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	TESTQ  CX, CX
+	JZ     rq6_Kquadstore
+
+rq6_Kquadblock:
+	VMOVDQU        lowNibble<>(SB), Y15
+	VMOVDQU        laneShuffle<>(SB), Y14
+	VMOVDQU        q6KHighBits<>(SB), Y8
+	VBROADCASTI128 192(SI), Y9
+	Q6_K_UNPACK_HALF(0(SI), 128(SI), q6KScaleShuffle<>+0(SB), q6KScaleShuffle<>+32(SB), 0(SP), 256(SP))
+	Q6_K_UNPACK_HALF(64(SI), 160(SI), q6KScaleShuffle<>+64(SB), q6KScaleShuffle<>+96(SB), 128(SP), 320(SP))
+	MOVWLZX        208(SI), AX
+	VMOVD          AX, X15
+	VCVTPH2PS      X15, X15
+	MOVQ           DI, AX
+	MOVQ           R12, DX
+	MOVQ           R11, R13
+	Q6_K_QUAD_ROW(Y10, 0(SP), 256(SP), 128(SP), 320(SP))
+	Q6_K_QUAD_ROW(Y11, 0(SP), 256(SP), 128(SP), 320(SP))
+	Q6_K_QUAD_ROW(Y12, 0(SP), 256(SP), 128(SP), 320(SP))
+	Q6_K_QUAD_ROW(Y13, 0(SP), 256(SP), 128(SP), 320(SP))
+	ADDQ           $210, SI
+	ADDQ           $256, DI
+	ADDQ           $256, R12
+	ADDQ           $4, R11
+	DECQ           CX
+	JNZ            rq6_Kquadblock
+
+rq6_Kquadstore:
+	MOVQ R10, AX
+	MOVQ dstStride+72(FP), DX
+	ADD_LANES_STORE(Y10, X10, (AX))
+	ADDQ DX, AX
+	ADD_LANES_STORE(Y11, X11, (AX))
+	ADDQ DX, AX
+	ADD_LANES_STORE(Y12, X12, (AX))
+	ADDQ DX, AX
+	ADD_LANES_STORE(Y13, X13, (AX))
+	ADDQ $4, R10
+	ADDQ rowBytes+8(FP), R8
+	DECQ R9
+	JNZ  rq6_Kquadrow
+
+rq6_Kquaddone:
+	VZEROUPPER
+	RET
