@@ -167,6 +167,24 @@ func TestGenerateRejectsBadSampling(t *testing.T) {
 	}
 }
 
+// TestGenerateStopsOnNaNLogits checks that generation fails instead of
+// emitting a token when a hook makes the logits NaN.
+func TestGenerateStopsOnNaNLogits(t *testing.T) {
+	m := loadModel(t, fixture(t, "gpt2-tiny.gguf"))
+	h := &hooks.Hooks{}
+	h.Add("ln_final.hook_normalized", func(t *hooks.Tensor, _ hooks.Point) error {
+		t.Data[len(t.Data)-1] = float32(math.NaN())
+		return nil
+	})
+	out, err := m.Generate([]int32{1, 2}, GenerateOptions{MaxTokens: 3, Options: &Options{Hooks: h}})
+	if err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("generated %v with error %v, want an error about NaN logits", out, err)
+	}
+	if len(out) != 0 {
+		t.Errorf("generated %v, want no tokens", out)
+	}
+}
+
 // TestFailedForwardLeavesStateUnchanged checks that a run stopped by a
 // hook error leaves the KV cache's positions as they were, so the next run
 // on the state gives the logits of a fresh one.

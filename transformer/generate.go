@@ -53,7 +53,11 @@ func (m *Model) Generate(prompt []int32, g GenerateOptions) ([]int32, error) {
 		if err != nil {
 			return out, err
 		}
-		id := sample(res.Row(0, 0), g, rng)
+		logits := res.Row(0, 0)
+		if slices.ContainsFunc(logits, func(v float32) bool { return v != v }) {
+			return out, fmt.Errorf("transformer: the logits after %d generated tokens contain NaN, so the next token is undefined; the weights or a hook produced NaN", len(out))
+		}
+		id := sample(logits, g, rng)
 		out = append(out, id)
 		if m.Tokenizer.IsEOG(id) {
 			break
