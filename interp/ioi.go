@@ -60,6 +60,11 @@ const minIOINames = 4
 // a text, tokenize it as they do inside a prompt.
 const ioiContext = "to"
 
+// MaxIOITasks bounds the tasks of one IOIDataset call. All of them are
+// built up front, so a mistyped count fails instead of exhausting memory.
+// It is a sanity limit, not a measured one.
+const MaxIOITasks = 100_000
+
 // IOIDataset generates n clean/corrupted IOI tasks, deterministic for a
 // seed (PCG from math/rand/v2). Each task picks a template, two different
 // names, a place and an object, and alternates the name orders ABB and
@@ -77,8 +82,8 @@ const ioiContext = "to"
 // encodes them, and never end with EOS. IOIDataset also returns an error if
 // a pair does not tokenize to equal lengths differing in that one position.
 func IOIDataset(tok *tokenizer.Tokenizer, n int, seed uint64) ([]Task, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("interp: IOI dataset of %d tasks: n must be at least 1", n)
+	if n < 1 || n > MaxIOITasks {
+		return nil, fmt.Errorf("interp: IOI dataset of %d tasks: n must be 1 to %d", n, MaxIOITasks)
 	}
 	names, ids, err := ioiNameTokens(tok)
 	if err != nil {

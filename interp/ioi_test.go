@@ -138,6 +138,9 @@ func TestIOIDatasetRejectsZeroTasks(t *testing.T) {
 	if _, err := IOIDataset(tok, 0, 1); err == nil {
 		t.Error("IOIDataset accepted n = 0")
 	}
+	if _, err := IOIDataset(tok, MaxIOITasks+1, 1); err == nil {
+		t.Errorf("IOIDataset accepted n = %d, above MaxIOITasks", MaxIOITasks+1)
+	}
 }
 
 // TestIOINamesOnGPT2 checks that GPT-2's vocabulary keeps every listed

@@ -22,11 +22,6 @@ import (
 // naming a file, as in ioi:20.
 const ioiPrefix = "ioi:"
 
-// maxIOITasks bounds N in --dataset ioi:N. IOIDataset allocates all N
-// tasks up front, so a mistyped count must fail here instead of panicking
-// or exhausting memory. It is a sanity limit, not a measured one.
-const maxIOITasks = 100_000
-
 // taskHelp describes the task flags in the long help of patch and
 // attribute.
 const taskHelp = `Give the task as text (--clean, --corrupt, --answer, --wrong), as token ids
@@ -144,8 +139,8 @@ func parseIOIDataset(dataset string) (n int, isIOI bool, err error) {
 		return 0, true, fmt.Errorf("invalid --dataset %q: give the number of IOI tasks to generate, such as %s20 (a file whose name starts with %q needs a folder, as in ./%s)",
 			dataset, ioiPrefix, ioiPrefix, dataset)
 	}
-	if n > maxIOITasks {
-		return 0, true, fmt.Errorf("invalid --dataset %q: give at most %d IOI tasks", dataset, maxIOITasks)
+	if n > interp.MaxIOITasks {
+		return 0, true, fmt.Errorf("invalid --dataset %q: give at most %d IOI tasks", dataset, interp.MaxIOITasks)
 	}
 	return n, true, nil
 }
