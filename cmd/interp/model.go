@@ -6,7 +6,9 @@ import (
 	"time"
 
 	bundle "github.com/interp-go/interp"
+	"github.com/interp-go/interp/gguf"
 	"github.com/interp-go/interp/transformer"
+	"github.com/interp-go/interp/transformer/tokenizer"
 )
 
 // bundledModelName names the embedded demo model in messages.
@@ -24,16 +26,9 @@ func (a *app) openModel() (m *transformer.Model, release func(), err error) {
 	if a.modelPath == "" {
 		m, release, err = loadBundledModel()
 	} else {
-		path, rerr := transformer.ResolveModel(a.modelPath)
-		var notFound *transformer.ModelNotFoundError
-		if errors.As(rerr, &notFound) && notFound.Manifest == "" {
-			return nil, nil, fmt.Errorf("model file %s not found: pass a GGUF file or an ollama model name such as llama3.2:1b to --model, or leave --model out to use the bundled demo model", a.modelPath)
-		}
+		path, rerr := a.resolveModel()
 		if rerr != nil {
 			return nil, nil, rerr
-		}
-		if path != a.modelPath {
-			a.log.Debug("ollama model resolved", "model", a.modelPath, "file", path)
 		}
 		m, err = transformer.Load(path)
 		release = func() { _ = m.Close() }
@@ -45,6 +40,51 @@ func (a *app) openModel() (m *transformer.Model, release func(), err error) {
 	a.log.Debug("model loaded", "model", a.modelName(), "arch", m.Arch, "layers", m.NLayers,
 		"d_model", m.DModel, "heads", m.NHeads, "vocab", m.VocabSize, "elapsed", time.Since(start))
 	return m, release, nil
+}
+
+// resolveModel returns the GGUF file that --model names: the path itself,
+// or the blob of an ollama model name.
+func (a *app) resolveModel() (string, error) {
+	path, err := transformer.ResolveModel(a.modelPath)
+	var notFound *transformer.ModelNotFoundError
+	if errors.As(err, &notFound) && notFound.Manifest == "" {
+		return "", fmt.Errorf("model file %s not found: pass a GGUF file or an ollama model name such as llama3.2:1b to --model, or leave --model out to use the bundled demo model", a.modelPath)
+	}
+	if err != nil {
+		return "", err
+	}
+	if path != a.modelPath {
+		a.log.Debug("ollama model resolved", "model", a.modelPath, "file", path)
+	}
+	return path, nil
+}
+
+// openTokenizer loads only the vocabulary of the model that --model
+// names, so that vocabulary-only GGUF files, such as llama.cpp's
+// ggml-vocab-*.gguf test files, work too. The caller must call release
+// when done with the tokenizer.
+func (a *app) openTokenizer() (tok *tokenizer.Tokenizer, release func(), err error) {
+	if a.modelPath == "" {
+		m, release, err := a.openModel()
+		if err != nil {
+			return nil, nil, err
+		}
+		return m.Tokenizer, release, nil
+	}
+	path, err := a.resolveModel()
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading the tokenizer: %w", err)
+	}
+	tok, err = tokenizer.New(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("loading the tokenizer: %s: %w", path, err)
+	}
+	return tok, func() { _ = f.Close() }, nil
 }
 
 // modelNumerics returns the rounding that --numerics and

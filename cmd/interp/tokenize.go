@@ -27,17 +27,17 @@ Examples:
   interp tokenize --json " Paris" | jq .ids`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, release, err := a.openModel()
+			tok, release, err := a.openTokenizer()
 			if err != nil {
 				return err
 			}
 			defer release()
 
-			ids, err := encodePrompt(m.Tokenizer, args[0], noBOS)
+			ids, err := encodePrompt(tok, args[0], noBOS)
 			if err != nil {
 				return err
 			}
-			ps, err := pieces(m.Tokenizer, ids)
+			ps, err := pieces(tok, ids)
 			if err != nil {
 				return err
 			}

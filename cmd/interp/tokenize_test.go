@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -40,5 +42,20 @@ func TestTokenizeEmptyTextIsJSONArray(t *testing.T) {
 	out := mustRun(t, "tokenize", "--json", "")
 	if out != `{"ids":[],"pieces":[]}`+"\n" {
 		t.Errorf("output = %q, want empty arrays rather than null", out)
+	}
+}
+
+// TestTokenizeVocabularyOnlyFile tokenizes with llama.cpp's Llama-2
+// vocabulary file, which has no tensors: the ids are those of its test
+// vectors, as for llama-tiny above.
+func TestTokenizeVocabularyOnlyFile(t *testing.T) {
+	vocab := filepath.Join("..", "..", "..", "shared", "models", "vocab", "ggml-vocab-llama-spm.gguf")
+	if _, err := os.Stat(vocab); err != nil {
+		t.Skipf("skipping: %s not found (../shared/models is only present in CI and development checkouts)", vocab)
+	}
+	var got tokenizeResult
+	mustRunJSON(t, &got, "tokenize", "--model", vocab, "Hello world")
+	if want := []int32{1, 15043, 3186}; !slices.Equal(got.IDs, want) {
+		t.Errorf("ids = %v, want %v", got.IDs, want)
 	}
 }
