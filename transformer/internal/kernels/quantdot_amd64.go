@@ -35,6 +35,10 @@ var useQuantQuad = true
 // compare the variants.
 var useQuantVNNI = cpu.X86.HasAVX512 && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
 
+// hasAVX512BW reports whether the CPU has AVX512BW, which dotQ4_KQuadVNNI
+// needs besides useQuantVNNI's features.
+var hasAVX512BW = cpu.X86.HasAVX512BW
+
 // hasF16C reports whether the CPU converts F16 with VCVTPH2PS, which
 // golang.org/x/sys/cpu does not report.
 func hasF16C() bool
@@ -494,7 +498,10 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 					i = dotQ8_0Quads(dst[j:], n, w.Raw[j*w.RowBytes:(j+1)*w.RowBytes], xq, m, dxT)
 				}
 				if q4K, ok := kernel.(rowQ4_K); ok {
-					i = q4K.dotPairs(dst[j:], n, xq, m)
+					if useQuantQuad && useQuantVNNI && hasAVX512BW {
+						i = q4K.dotQuads(dst[j:], n, xq, m)
+					}
+					i = q4K.dotPairs(dst[j:], n, xq, i, m)
 				}
 				if pairKernel, ok := kernel.(rowPairKernel); ok {
 					for ; i+1 < len(rows); i += 2 {
@@ -595,23 +602,46 @@ func (r rowQ4_K) dotPair(x0, x1 *quantRow) (float32, float32) {
 	return sums[0], sums[1]
 }
 
-// dotPairs stores in dst[i·n] the product of the prepared row with
-// activation row i of xq, two rows per dotQ4_KPair call, for i < m rounded
-// down to an even number, and returns that number of rows. It checks the
-// bounds once for all rows, which costs less than dotPair's checks per
-// call on short rows.
-func (r rowQ4_K) dotPairs(dst []float32, n int, xq *quantRows, m int) int {
+// dotQuads stores in dst[i·n] the product of the prepared row with
+// activation row i of xq, four rows per dotQ4_KQuadVNNI call, for i < m
+// rounded down to a multiple of four, and returns that number of rows.
+func (r rowQ4_K) dotQuads(dst []float32, n int, xq *quantRows, m int) int {
 	blocks := len(r.scales) / 4
-	pairs := m / 2 * 2
-	if pairs == 0 {
+	k := blocks * qkK
+	quads := m / 4 * 4
+	if quads == 0 {
 		return 0
+	}
+	_ = xq.qs[quads*k-1]
+	_ = xq.d[quads*blocks-1]
+	_ = xq.bsums[quads*blocks*16-1]
+	_ = dst[(quads-1)*n]
+	var sums [4]float32
+	for i := 0; i < quads; i += 4 {
+		dotQ4_KQuadVNNI(&r.raw[0], blocks, &r.scales[0], &r.mins[0], &xq.qs[i*k], k,
+			&xq.d[i*blocks], &xq.bsums[i*blocks*16], &sums)
+		dst[i*n], dst[(i+1)*n], dst[(i+2)*n], dst[(i+3)*n] = sums[0], sums[1], sums[2], sums[3]
+	}
+	return quads
+}
+
+// dotPairs stores in dst[i·n] the product of the prepared row with
+// activation row i of xq, two rows per dotQ4_KPair call, for from ≤ i <
+// m, with the count m − from rounded down to an even number, and returns
+// the row after the last it computed. It checks the bounds once for all
+// rows, which costs less than dotPair's checks per call on short rows.
+func (r rowQ4_K) dotPairs(dst []float32, n int, xq *quantRows, from, m int) int {
+	blocks := len(r.scales) / 4
+	pairs := from + (m-from)/2*2
+	if pairs == from {
+		return from
 	}
 	_ = xq.qs[pairs*blocks*qkK-1]
 	_ = xq.d[pairs*blocks-1]
 	_ = xq.bsums[pairs*blocks*16-1]
 	_ = dst[(pairs-1)*n]
 	var sums [2]float32
-	for i := 0; i < pairs; i += 2 {
+	for i := from; i < pairs; i += 2 {
 		x0, x1 := i*blocks, (i+1)*blocks
 		dotQ4_KPair(&r.raw[0], &xq.qs[x0*qkK], &xq.qs[x1*qkK], blocks, &r.scales[0], &r.mins[0],
 			&xq.d[x0], &xq.d[x1], &xq.bsums[x0*16], &xq.bsums[x1*16], &sums)
@@ -691,3 +721,12 @@ func (r *rowQ6_K) dot(x *quantRow) float32 {
 //
 //go:noescape
 func dotRowsQ6_KQuad(w *byte, rowBytes, rows, blocks int, x *int8, xStride int, xd *float32, offsets *int16, dst *float32, dstStride int)
+
+// dotQ4_KQuadVNNI computes dotQ4_K for four activation rows at once, with
+// each weight value unpacked once for all four, and stores the products
+// in sums. Row i's quants (in laneInterleave order) are at x+i·xStride,
+// its scales at xd+i·blocks and its block sums at bsums+i·16·blocks. It
+// needs AVX512_VNNI, AVX512VL and AVX512BW.
+//
+//go:noescape
+func dotQ4_KQuadVNNI(w *byte, blocks int, scales *uint32, mins *int16, x *int8, xStride int, xd *float32, bsums *int16, sums *[4]float32)

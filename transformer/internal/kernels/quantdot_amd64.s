@@ -2509,3 +2509,154 @@ rq6_Kquadstore:
 rq6_Kquaddone:
 	VZEROUPPER
 	RET
+
+// The four-row Q4_K kernel below is dotQ4_KPair for four activation rows,
+// with the weight values of each group unpacked once for all four and the
+// lane sums added with VPDPWSSD. It keeps the integer lane sums of the
+// rows in Y16 … Y23, so it needs AVX512VL and AVX512BW besides
+// AVX512_VNNI. Each row repeats the float32 steps of dotQ4_K.
+
+// Q4_K_QUAD_ROW adds the lane sums of the unpacked values in Y0 and Y1,
+// times the scale words in Y6, with the activation quants at xlo and xhi,
+// to acclo (lanes 0–3 of each 128-bit half) and acchi (lanes 4–7).
+#define Q4_K_QUAD_ROW(xlo, xhi, acclo, acchi) \
+	VPMADDUBSW xlo, Y0, Y4 \
+	VPMADDUBSW xhi, Y1, Y5 \
+	VPUNPCKLWD Y5, Y4, Y2 \
+	VPUNPCKHWD Y5, Y4, Y3 \
+	VPDPWSSD   Y6, Y2, acclo \
+	VPDPWSSD   Y6, Y3, acchi
+
+// Q4_K_QUAD_GROUP takes group g of the super-block at SI: qs bytes at
+// qs(SI), activation quants at xlo and xhi of each row, scale pair at
+// scale(R8). Rows 0 … 3 start at DI, DI+BX, AX and AX+BX.
+#define Q4_K_QUAD_GROUP(qs, xlo, xhi, scale) \
+	K_NIBBLES(qs(SI)) \
+	VPSHUFB      Y14, Y0, Y0 \
+	VPSHUFB      Y14, Y1, Y1 \
+	VPBROADCASTD scale(R8), Y6 \
+	Q4_K_QUAD_ROW(xlo(DI), xhi(DI), Y16, Y17) \
+	Q4_K_QUAD_ROW(xlo(DI)(BX*1), xhi(DI)(BX*1), Y18, Y19) \
+	Q4_K_QUAD_ROW(xlo(AX), xhi(AX), Y20, Y21) \
+	Q4_K_QUAD_ROW(xlo(AX)(BX*1), xhi(AX)(BX*1), Y22, Y23)
+
+// Q4_K_QUAD_LANES adds (d·dx)·lane to the float lane sums acc of one row,
+// with its integer lanes in acclo and acchi (X forms acclox and acchix),
+// [d, dmin] in X7 and dx at xd.
+#define Q4_K_QUAD_LANES(acclo, acclox, acchi, acchix, xd, acc) \
+	VEXTRACTI32X4 $1, acclo, X2 \
+	VPADDD        acclox, X2, X2 \
+	VEXTRACTI32X4 $1, acchi, X3 \
+	VPADDD        acchix, X3, X3 \
+	VINSERTI128   $1, X3, Y2, Y0 \
+	VMULSS        xd, X7, X1 \
+	LANES_SCALE(acc)
+
+// Q4_K_QUAD_STORE adds the eight float lane sums of acc in order to
+// element shuf of the running sums X12, and stores the result at dst.
+#define Q4_K_QUAD_STORE(acc, acclow, shuf, dst) \
+	VPSHUFD      shuf, X12, X2 \
+	VMOVAPS      acclow, X0 \
+	ADD_FOUR_TO(X2) \
+	VEXTRACTF128 $1, acc, X0 \
+	ADD_FOUR_TO(X2) \
+	VMOVSS       X2, dst
+
+// func dotQ4_KQuadVNNI(w *byte, blocks int, scales *uint32, mins *int16, x *int8, xStride int, xd *float32, bsums *int16, sums *[4]float32)
+TEXT ·dotQ4_KQuadVNNI(SB), NOSPLIT, $0-72
+	MOVQ    w+0(FP), SI
+	MOVQ    blocks+8(FP), CX
+	MOVQ    scales+16(FP), R8
+	MOVQ    mins+24(FP), R13
+	MOVQ    x+32(FP), DI
+	MOVQ    xStride+40(FP), BX
+	MOVQ    xd+48(FP), R9
+	MOVQ    bsums+56(FP), R11
+	MOVQ    CX, R12
+	SHLQ    $2, R12
+	MOVQ    CX, R14
+	SHLQ    $5, R14
+	LEAQ    (DI)(BX*2), AX
+	LEAQ    (R9)(R12*2), R10
+	LEAQ    (R11)(R14*2), DX
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	VPXOR   Y8, Y8, Y8
+	VPXOR   Y9, Y9, Y9
+	VPXOR   Y10, Y10, Y10
+	VPXOR   Y11, Y11, Y11
+	VPXOR   Y12, Y12, Y12
+	TESTQ   CX, CX
+	JZ      dq4_Kquaddone
+
+dq4_Kquadloop:
+	VPXORD Y16, Y16, Y16
+	VPXORD Y17, Y17, Y17
+	VPXORD Y18, Y18, Y18
+	VPXORD Y19, Y19, Y19
+	VPXORD Y20, Y20, Y20
+	VPXORD Y21, Y21, Y21
+	VPXORD Y22, Y22, Y22
+	VPXORD Y23, Y23, Y23
+	Q4_K_QUAD_GROUP(16, 0, 32, 0)
+	Q4_K_QUAD_GROUP(48, 64, 96, 4)
+	Q4_K_QUAD_GROUP(80, 128, 160, 8)
+	Q4_K_QUAD_GROUP(112, 192, 224, 12)
+
+	// Float lane sums += (d·dx)·lane for each row, with X7 = [d, dmin].
+	VMOVD     0(SI), X7
+	VCVTPH2PS X7, X7
+	Q4_K_QUAD_LANES(Y16, X16, Y17, X17, (R9), Y8)
+	Q4_K_QUAD_LANES(Y18, X18, Y19, X19, (R9)(R12*1), Y9)
+	Q4_K_QUAD_LANES(Y20, X20, Y21, X21, (R10), Y10)
+	Q4_K_QUAD_LANES(Y22, X22, Y23, X23, (R10)(R12*1), Y11)
+
+	// Σ bsums·min of rows 0 … 3 in elements 0 … 3 of X2.
+	VMOVDQU      (R11), Y2
+	VPMADDWD     (R13), Y2, Y2
+	VMOVDQU      (R11)(R14*1), Y3
+	VPMADDWD     (R13), Y3, Y3
+	VMOVDQU      (DX), Y4
+	VPMADDWD     (R13), Y4, Y4
+	VMOVDQU      (DX)(R14*1), Y5
+	VPMADDWD     (R13), Y5, Y5
+	VPHADDD      Y3, Y2, Y2
+	VPHADDD      Y5, Y4, Y4
+	VPHADDD      Y4, Y2, Y2
+	VEXTRACTI128 $1, Y2, X3
+	VPADDD       X3, X2, X2
+	VCVTDQ2PS    X2, X2
+
+	// sums −= (dmin·dx)·Σ bsums·min, for row r in element r of X12.
+	VMOVSS    (R9), X5
+	VMOVSS    (R9)(R12*1), X3
+	VUNPCKLPS X3, X5, X5
+	VMOVSS    (R10), X4
+	VMOVSS    (R10)(R12*1), X3
+	VUNPCKLPS X3, X4, X4
+	VMOVLHPS  X4, X5, X5
+	VPSHUFD   $0x55, X7, X4
+	VMULPS    X5, X4, X4
+	VMULPS    X2, X4, X4
+	VSUBPS    X4, X12, X12
+
+	ADDQ $144, SI
+	ADDQ $256, DI
+	ADDQ $256, AX
+	ADDQ $16, R8
+	ADDQ $32, R13
+	ADDQ $4, R9
+	ADDQ $4, R10
+	ADDQ $32, R11
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  dq4_Kquadloop
+
+dq4_Kquaddone:
+	MOVQ sums+64(FP), SI
+	Q4_K_QUAD_STORE(Y8, X8, $0x00, 0(SI))
+	Q4_K_QUAD_STORE(Y9, X9, $0x55, 4(SI))
+	Q4_K_QUAD_STORE(Y10, X10, $0xaa, 8(SI))
+	Q4_K_QUAD_STORE(Y11, X11, $0xff, 12(SI))
+	VZEROUPPER
+	RET
