@@ -358,8 +358,12 @@ func rowsQ6_KQuads(dst []float32, w *Matrix, lo, hi int, xq *quantRows, m int) i
 	_ = xq.offsets[quads*k/2-1]
 	_ = xq.d[quads*blocks-1]
 	_ = dst[(quads-1)*n+hi-1]
+	dot := dotRowsQ6_KQuad
+	if useQuantVNNI && hasAVX512BW {
+		dot = dotRowsQ6_KQuadVNNI
+	}
 	for i := 0; i < quads; i += 4 {
-		dotRowsQ6_KQuad(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &xq.qs[i*k], k,
+		dot(&w.Raw[lo*w.RowBytes], w.RowBytes, hi-lo, blocks, &xq.qs[i*k], k,
 			&xq.d[i*blocks], &xq.offsets[i*k/2], &dst[i*n+lo], 4*n)
 	}
 	return quads
@@ -721,6 +725,13 @@ func (r *rowQ6_K) dot(x *quantRow) float32 {
 //
 //go:noescape
 func dotRowsQ6_KQuad(w *byte, rowBytes, rows, blocks int, x *int8, xStride int, xd *float32, offsets *int16, dst *float32, dstStride int)
+
+// dotRowsQ6_KQuadVNNI is dotRowsQ6_KQuad for CPUs with AVX512_VNNI,
+// AVX512VL and AVX512BW. It keeps the unpacked weights in registers
+// rather than in its stack frame.
+//
+//go:noescape
+func dotRowsQ6_KQuadVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xStride int, xd *float32, offsets *int16, dst *float32, dstStride int)
 
 // dotQ4_KQuadVNNI computes dotQ4_K for four activation rows at once, with
 // each weight value unpacked once for all four, and stores the products

@@ -2660,3 +2660,155 @@ dq4_Kquaddone:
 	Q4_K_QUAD_STORE(Y11, X11, $0xff, 12(SI))
 	VZEROUPPER
 	RET
+
+// dotRowsQ6_KQuadVNNI below is dotRowsQ6_KQuad that keeps each unpacked
+// half of a super-block in registers for the four activation rows, with
+// the rows' integer lane sums in Y16 … Y23 and VPDPWSSD for the scaled
+// lane sums. It needs AVX512_VNNI, AVX512VL and AVX512BW.
+
+// Q6_K_VNNI_UNPACK unpacks one 128-value half of the super-block, ql at
+// ql and qh at qh, into lane-shuffled values in Y4 … Y7, and sets Y24 and
+// Y25 to the scale words of the scale controls ctrl0 and ctrl1, from the
+// scale bytes in Y9. Y15 holds lowNibble, Y14 laneShuffle and Y8
+// q6KHighBits.
+#define Q6_K_VNNI_UNPACK(ql, qh, ctrl0, ctrl1) \
+	VMOVDQU qh, Y0 \
+	VMOVDQU ql, Y1 \
+	VMOVDQU 32+ql, Y2 \
+	VPSLLW  $4, Y0, Y3 \
+	VPAND   Y8, Y3, Y3 \
+	VPAND   Y15, Y1, Y4 \
+	VPOR    Y3, Y4, Y4 \
+	VPSLLW  $2, Y0, Y3 \
+	VPAND   Y8, Y3, Y3 \
+	VPAND   Y15, Y2, Y5 \
+	VPOR    Y3, Y5, Y5 \
+	VPAND   Y8, Y0, Y3 \
+	VPSRLW  $4, Y1, Y6 \
+	VPAND   Y15, Y6, Y6 \
+	VPOR    Y3, Y6, Y6 \
+	VPSRLW  $2, Y0, Y3 \
+	VPAND   Y8, Y3, Y3 \
+	VPSRLW  $4, Y2, Y7 \
+	VPAND   Y15, Y7, Y7 \
+	VPOR    Y3, Y7, Y7 \
+	VPSHUFB Y14, Y4, Y4 \
+	VPSHUFB Y14, Y5, Y5 \
+	VPSHUFB Y14, Y6, Y6 \
+	VPSHUFB Y14, Y7, Y7 \
+	VPSHUFB ctrl0, Y9, Y24 \
+	VPSRAW  $8, Y24, Y24 \
+	VPSHUFB ctrl1, Y9, Y25 \
+	VPSRAW  $8, Y25, Y25
+
+// Q6_K_VNNI_PAIR adds the lane sums of the unpacked values a and b, with
+// the activation quants at xa and xb and their offsets at oa and ob,
+// times the scale words sc, to acclo and acchi.
+#define Q6_K_VNNI_PAIR(a, b, xa, xb, oa, ob, sc, acclo, acchi) \
+	VPMADDUBSW xa, a, Y26 \
+	VPSUBW     oa, Y26, Y26 \
+	VPMADDUBSW xb, b, Y27 \
+	VPSUBW     ob, Y27, Y27 \
+	VPUNPCKLWD Y27, Y26, Y28 \
+	VPUNPCKHWD Y27, Y26, Y29 \
+	VPDPWSSD   sc, Y28, acclo \
+	VPDPWSSD   sc, Y29, acchi
+
+// Q6_K_VNNI_ROW adds the lane sums of the unpacked half in Y4 … Y7, with
+// the activation quants at x and offsets at xoff (x+o and xoff+o for
+// o = 0, 32, 64, 96), to acclo and acchi.
+#define Q6_K_VNNI_ROW(x0, x32, x64, x96, o0, o32, o64, o96, acclo, acchi) \
+	Q6_K_VNNI_PAIR(Y4, Y5, x0, x32, o0, o32, Y24, acclo, acchi) \
+	Q6_K_VNNI_PAIR(Y6, Y7, x64, x96, o64, o96, Y25, acclo, acchi)
+
+// Q6_K_VNNI_HALF adds the lane sums of one unpacked half, at byte offset
+// h of the activation quants and offsets, for rows 0 … 3: quants at DI,
+// DI+BX, AX and AX+BX, offsets at R12, R12+BX, DX and DX+BX.
+#define Q6_K_VNNI_HALF(h0, h32, h64, h96) \
+	Q6_K_VNNI_ROW(h0(DI), h32(DI), h64(DI), h96(DI), h0(R12), h32(R12), h64(R12), h96(R12), Y16, Y17) \
+	Q6_K_VNNI_ROW(h0(DI)(BX*1), h32(DI)(BX*1), h64(DI)(BX*1), h96(DI)(BX*1), h0(R12)(BX*1), h32(R12)(BX*1), h64(R12)(BX*1), h96(R12)(BX*1), Y18, Y19) \
+	Q6_K_VNNI_ROW(h0(AX), h32(AX), h64(AX), h96(AX), h0(DX), h32(DX), h64(DX), h96(DX), Y20, Y21) \
+	Q6_K_VNNI_ROW(h0(AX)(BX*1), h32(AX)(BX*1), h64(AX)(BX*1), h96(AX)(BX*1), h0(DX)(BX*1), h32(DX)(BX*1), h64(DX)(BX*1), h96(DX)(BX*1), Y22, Y23)
+
+// func dotRowsQ6_KQuadVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xStride int, xd *float32, offsets *int16, dst *float32, dstStride int)
+TEXT ·dotRowsQ6_KQuadVNNI(SB), NOSPLIT, $0-80
+	MOVQ    w+0(FP), R8
+	MOVQ    rows+16(FP), R9
+	MOVQ    dst+64(FP), R10
+	MOVQ    xStride+40(FP), BX
+	MOVQ    blocks+24(FP), R14
+	SHLQ    $2, R14
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+	VMOVDQU q6KHighBits<>(SB), Y8
+	TESTQ   R9, R9
+	JZ      rq6_Kvnnidone
+
+rq6_Kvnnirow:
+	MOVQ   R8, SI
+	MOVQ   x+32(FP), DI
+	LEAQ   (DI)(BX*2), AX
+	MOVQ   offsets+56(FP), R12
+	LEAQ   (R12)(BX*2), DX
+	MOVQ   xd+48(FP), R11
+	LEAQ   (R11)(R14*2), R13
+	MOVQ   blocks+24(FP), CX
+	VPXOR  Y10, Y10, Y10
+	VPXOR  Y11, Y11, Y11
+	VPXOR  Y12, Y12, Y12
+	VPXOR  Y13, Y13, Y13
+	TESTQ  CX, CX
+	JZ     rq6_Kvnnistore
+
+rq6_Kvnniblock:
+	VPXORD         Y16, Y16, Y16
+	VPXORD         Y17, Y17, Y17
+	VPXORD         Y18, Y18, Y18
+	VPXORD         Y19, Y19, Y19
+	VPXORD         Y20, Y20, Y20
+	VPXORD         Y21, Y21, Y21
+	VPXORD         Y22, Y22, Y22
+	VPXORD         Y23, Y23, Y23
+	VBROADCASTI128 192(SI), Y9
+	Q6_K_VNNI_UNPACK(0(SI), 128(SI), q6KScaleShuffle<>+0(SB), q6KScaleShuffle<>+32(SB))
+	Q6_K_VNNI_HALF(0, 32, 64, 96)
+	Q6_K_VNNI_UNPACK(64(SI), 160(SI), q6KScaleShuffle<>+64(SB), q6KScaleShuffle<>+96(SB))
+	Q6_K_VNNI_HALF(128, 160, 192, 224)
+
+	// Float lane sums += (d·dx)·lane for each row, with d in X7.
+	VPXOR     X7, X7, X7
+	VPINSRW   $0, 208(SI), X7, X7
+	VCVTPH2PS X7, X7
+	Q4_K_QUAD_LANES(Y16, X16, Y17, X17, (R11), Y10)
+	Q4_K_QUAD_LANES(Y18, X18, Y19, X19, (R11)(R14*1), Y11)
+	Q4_K_QUAD_LANES(Y20, X20, Y21, X21, (R13), Y12)
+	Q4_K_QUAD_LANES(Y22, X22, Y23, X23, (R13)(R14*1), Y13)
+
+	ADDQ $210, SI
+	ADDQ $256, DI
+	ADDQ $256, AX
+	ADDQ $256, R12
+	ADDQ $256, DX
+	ADDQ $4, R11
+	ADDQ $4, R13
+	DECQ CX
+	JNZ  rq6_Kvnniblock
+
+rq6_Kvnnistore:
+	MOVQ R10, AX
+	MOVQ dstStride+72(FP), DX
+	ADD_LANES_STORE(Y10, X10, (AX))
+	ADDQ DX, AX
+	ADD_LANES_STORE(Y11, X11, (AX))
+	ADDQ DX, AX
+	ADD_LANES_STORE(Y12, X12, (AX))
+	ADDQ DX, AX
+	ADD_LANES_STORE(Y13, X13, (AX))
+	ADDQ $4, R10
+	ADDQ rowBytes+8(FP), R8
+	DECQ R9
+	JNZ  rq6_Kvnnirow
+
+rq6_Kvnnidone:
+	VZEROUPPER
+	RET
