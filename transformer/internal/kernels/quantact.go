@@ -105,17 +105,33 @@ func (q *quantRows) quantize(format gguf.Type, x []float32, m, k int) {
 	case gguf.TypeQ8_K:
 		q.bsums = grow(q.bsums, m*k/16)
 	}
-	for i := range m {
-		r := q.row(i)
-		xi := x[i*k : (i+1)*k]
-		switch format {
-		case gguf.TypeQ8_0:
-			quantizeRowQ8_0(r.qs, r.d, xi)
-		case gguf.TypeQ8_1:
-			quantizeRowQ8_1(r.qs, r.d, r.s, xi)
-		case gguf.TypeQ8_K:
-			quantizeRowQ8_K(r.qs, r.d, r.bsums, xi)
+	if m*k < minQuantizeParallel {
+		for i := range m {
+			q.quantizeRow(i, x)
 		}
+		return
+	}
+	ParallelFor(m, func(i int) { q.quantizeRow(i, x) })
+}
+
+// minQuantizeParallel is the number of activation values from which
+// quantize rounds the rows on several goroutines. At 128 rows of 768
+// values, rounding to Q8_K took about 4% of a GPT-2 small Q4_K_M prefill
+// on one goroutine.
+const minQuantizeParallel = 1 << 15
+
+// quantizeRow rounds row i of x, which has q.k values per row, to q's
+// format.
+func (q *quantRows) quantizeRow(i int, x []float32) {
+	r := q.row(i)
+	xi := x[i*q.k : (i+1)*q.k]
+	switch q.format {
+	case gguf.TypeQ8_0:
+		quantizeRowQ8_0(r.qs, r.d, xi)
+	case gguf.TypeQ8_1:
+		quantizeRowQ8_1(r.qs, r.d, r.s, xi)
+	case gguf.TypeQ8_K:
+		quantizeRowQ8_K(r.qs, r.d, r.bsums, xi)
 	}
 }
 
