@@ -109,6 +109,14 @@ func dotQ8_0Pair(w *byte, x0, x1 *int8, blocks int, xd0, xd1 *float32, sums *[2]
 //go:noescape
 func dotQ8_0Quad(w *byte, blocks int, x *int8, xStride int, dxT *float32, sums *[4]float32)
 
+// dotQ8_0QuadPairVNNI computes dotQ8_0Quad for two weight rows at once,
+// the row at w and the row at w+rowBytes, and stores the products of the
+// first in sums[0:4] and those of the second in sums[4:8]. It needs
+// AVX512_VNNI and AVX512VL. No quant in the activation rows may be -128.
+//
+//go:noescape
+func dotQ8_0QuadPairVNNI(w *byte, rowBytes, blocks int, x *int8, xStride int, dxT *float32, sums *[8]float32)
+
 // dotQ4_K returns the product of a Q4_K weight row at w with the
 // activation quants x (in laneInterleave order), scales xd and block sums
 // bsums, as dotLanesMin computes it. scales is as for laneSumsQ4_K, and
@@ -369,6 +377,30 @@ func rowsQ6_KQuads(dst []float32, w *Matrix, lo, hi int, xq *quantRows, m int) i
 	return quads
 }
 
+// dotQ8_0QuadPairs is dotQ8_0Quads for the two consecutive Q8_0 weight
+// rows in raw, which is 2·rowBytes long, with dotQ8_0QuadPairVNNI: it
+// stores the products of the first row at dst[i·n] and those of the
+// second at dst[i·n + 1].
+func dotQ8_0QuadPairs(dst []float32, n int, raw []byte, rowBytes int, xq *quantRows, m int, dxT []float32) int {
+	k, blocks := xq.k, xq.k/qk8
+	_ = raw[rowBytes+blocks*q8_0Bytes-1]
+	quads := m / 4 * 4
+	if quads == 0 {
+		return 0
+	}
+	_ = xq.qs[quads*k-1]
+	_ = dxT[quads*blocks-1]
+	_ = dst[(quads-1)*n+1]
+	var sums [8]float32
+	for i := 0; i < quads; i += 4 {
+		dotQ8_0QuadPairVNNI(&raw[0], rowBytes, blocks, &xq.qs[i*k], k, &dxT[i*blocks], &sums)
+		for r := range 4 {
+			dst[(i+r)*n], dst[(i+r)*n+1] = sums[r], sums[4+r]
+		}
+	}
+	return quads
+}
+
 // setQ6KOffsets sets the offsets of each row to 32·(qs[2i]+qs[2i+1]),
 // the part of the Q6_K products that does not depend on the weights, in
 // buf when it is long enough.
@@ -495,10 +527,19 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 	parallelWorkers(tiles, func() func(tile int) {
 		kernel := newKernel(k)
 		return func(tile int) {
-			for j := tile * tileRows; j < min(n, (tile+1)*tileRows); j++ {
+			hi := min(n, (tile+1)*tileRows)
+			paired := -1 // the last weight row that dotQ8_0QuadPairs has taken
+			for j := tile * tileRows; j < hi; j++ {
 				kernel.prepare(w.Raw[j*w.RowBytes : (j+1)*w.RowBytes])
 				i := 0
-				if dxT != nil {
+				if dxT != nil && useQuantVNNI && j > paired && j+1 < hi {
+					dotQ8_0QuadPairs(dst[j:], n, w.Raw[j*w.RowBytes:(j+2)*w.RowBytes], w.RowBytes, xq, m, dxT)
+					paired = j + 1
+				}
+				switch {
+				case dxT != nil && j <= paired:
+					i = m / 4 * 4
+				case dxT != nil:
 					i = dotQ8_0Quads(dst[j:], n, w.Raw[j*w.RowBytes:(j+1)*w.RowBytes], xq, m, dxT)
 				}
 				if q4K, ok := kernel.(rowQ4_K); ok {

@@ -2812,3 +2812,84 @@ rq6_Kvnnistore:
 rq6_Kvnnidone:
 	VZEROUPPER
 	RET
+
+// Q8_0_QUAD_PAIR_ROW adds the integer sums of one block of the activation
+// row at x with weight block A (|w| in Y1, w in Y0) to accA and with
+// weight block B (|w| in Y3, w in Y2) to accB, with VPDPBUSD. As in
+// Q8_0_SIGNED_BLOCK, this is exact unless an activation quant is -128.
+#define Q8_0_QUAD_PAIR_ROW(x, accA, accB) \
+	VMOVDQU  x, Y4 \
+	VPXOR    accA, accA, accA \
+	VPXOR    accB, accB, accB \
+	VPSIGNB  Y0, Y4, Y5 \
+	VPSIGNB  Y2, Y4, Y6 \
+	VPDPBUSD Y5, Y1, accA \
+	VPDPBUSD Y6, Y3, accB
+
+// func dotQ8_0QuadPairVNNI(w *byte, rowBytes, blocks int, x *int8, xStride int, dxT *float32, sums *[8]float32)
+//
+// dotQ8_0Quad for two weight rows at once, A at w and B at w+rowBytes:
+// sums[r] is row A's product with activation row r and sums[4+r] row
+// B's. Both rows' float32 steps share each 8-wide instruction, which
+// computes every product and sum as dotQ8_0Quad does. It needs
+// AVX512_VNNI and AVX512VL.
+TEXT ·dotQ8_0QuadPairVNNI(SB), NOSPLIT, $0-56
+	MOVQ   w+0(FP), SI
+	MOVQ   rowBytes+8(FP), R8
+	MOVQ   blocks+16(FP), CX
+	MOVQ   x+24(FP), DI
+	MOVQ   xStride+32(FP), DX
+	MOVQ   dxT+40(FP), R9
+	MOVQ   sums+48(FP), R10
+	LEAQ   (DI)(DX*2), R11
+	VXORPS Y15, Y15, Y15
+	TESTQ  CX, CX
+	JZ     dq8_0quadpairdone
+
+dq8_0quadpairloop:
+	VMOVDQU 2(SI), Y0
+	VPABSB  Y0, Y1
+	VMOVDQU 2(SI)(R8*1), Y2
+	VPABSB  Y2, Y3
+	Q8_0_QUAD_PAIR_ROW((DI), Y7, Y11)
+	Q8_0_QUAD_PAIR_ROW((DI)(DX*1), Y8, Y12)
+	Q8_0_QUAD_PAIR_ROW((R11), Y9, Y13)
+	Q8_0_QUAD_PAIR_ROW((R11)(DX*1), Y10, Y14)
+
+	// Block sums of A's rows 0 … 3, then B's, in Y5.
+	VPHADDD    Y8, Y7, Y7
+	VPHADDD    Y10, Y9, Y9
+	VPHADDD    Y9, Y7, Y7
+	VPHADDD    Y12, Y11, Y11
+	VPHADDD    Y14, Y13, Y13
+	VPHADDD    Y13, Y11, Y11
+	VPERM2I128 $0x20, Y11, Y7, Y5
+	VPERM2I128 $0x31, Y11, Y7, Y6
+	VPADDD     Y6, Y5, Y5
+	VCVTDQ2PS  Y5, Y5
+
+	// sums += (d·dx)·sumi, with d = [dA ×4, dB ×4].
+	MOVWLZX        (SI), AX
+	VMOVD          AX, X0
+	VCVTPH2PS      X0, X0
+	VBROADCASTSS   X0, X0
+	MOVWLZX        (SI)(R8*1), AX
+	VMOVD          AX, X1
+	VCVTPH2PS      X1, X1
+	VBROADCASTSS   X1, X1
+	VINSERTF128    $1, X1, Y0, Y0
+	VBROADCASTF128 (R9), Y1
+	VMULPS         Y1, Y0, Y0
+	VMULPS         Y5, Y0, Y0
+	VADDPS         Y0, Y15, Y15
+	ADDQ           $34, SI
+	ADDQ           $32, DI
+	ADDQ           $32, R11
+	ADDQ           $16, R9
+	DECQ           CX
+	JNZ            dq8_0quadpairloop
+
+dq8_0quadpairdone:
+	VMOVUPS Y15, (R10)
+	VZEROUPPER
+	RET
