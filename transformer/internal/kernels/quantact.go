@@ -264,18 +264,28 @@ func quantizeRowQ8_K(qs []int8, d []float32, bsums []int16, x []float32) {
 		}
 
 		iscale := -127 / maxv
-		for j := range sums {
-			var sum int16
-			for i, v := range (*[16]float32)(xb[16*j:]) {
-				// The conversion rounds the product, so that it cannot
-				// fuse with nearestEven's addition.
-				q := int8(min(127, nearestEven(float32(iscale*v))))
-				qb[16*j+i] = q
-				sum += int16(q)
-			}
-			sums[j] = sum
-		}
+		quantizeBlockQ8_K(qb, sums, xb, iscale)
 		d[b] = 1 / iscale
+	}
+}
+
+// quantizeBlockQ8_K sets the quants of one Q8_K block to
+// min(127, nearest_int(iscale·x)), truncated to int8, and the sums of 16
+// consecutive quants. quantact_amd64.go replaces it with an AVX-512 kernel
+// that gives the same bytes where the CPU has one.
+var quantizeBlockQ8_K = quantizeBlockQ8_KGo
+
+func quantizeBlockQ8_KGo(qb *[qkK]int8, sums *[qkK / 16]int16, xb *[qkK]float32, iscale float32) {
+	for j := range sums {
+		var sum int16
+		for i, v := range (*[16]float32)(xb[16*j:]) {
+			// The conversion rounds the product, so that it cannot
+			// fuse with nearestEven's addition.
+			q := int8(min(127, nearestEven(float32(iscale*v))))
+			qb[16*j+i] = q
+			sum += int16(q)
+		}
+		sums[j] = sum
 	}
 }
 
