@@ -23,10 +23,12 @@ var useQuantAsm = cpu.X86.HasAVX2 && hasF16C()
 // single-row kernels.
 var useQuantRows = true
 
-// useQuantQuad selects dotQ8_0Quad and dotRowsQ6_KQuad for products of
-// Q8_0 and Q6_K weights with four or more activation rows, when
-// useQuantAsm is also set. Tests turn it off to compare them with the
-// pair and single-row kernels.
+// useQuantQuad selects the kernels that multiply each weight row by four
+// activation rows (dotQ8_0Quad, dotRowsQ6_KQuad, and with useQuantVNNI
+// dotQ8_0QuadPairVNNI and dotQ4_KQuadVNNI) for products of Q8_0, Q6_K and
+// Q4_K weights with four or more activation rows, when useQuantAsm is
+// also set. Tests turn it off to compare them with the pair and
+// single-row kernels.
 var useQuantQuad = true
 
 // useQuantVNNI selects the _VNNI variants of the K-quant multi-row
