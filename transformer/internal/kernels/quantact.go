@@ -250,13 +250,8 @@ func quantizeRowQ8_K(qs []int8, d []float32, bsums []int16, x []float32) {
 		qb := (*[qkK]int8)(qs[b*qkK:])
 		sums := (*[qkK / 16]int16)(bsums[b*qkK/16:])
 
-		var amax, maxv float32
-		for _, v := range xb {
-			if a := abs32(v); a > amax {
-				amax, maxv = a, v
-			}
-		}
-		if amax == 0 {
+		maxv := maxMagnitudeQ8_K(xb)
+		if maxv == 0 {
 			d[b] = 0
 			clear(qb[:])
 			clear(sums[:])
@@ -267,6 +262,22 @@ func quantizeRowQ8_K(qs []int8, d []float32, bsums []int16, x []float32) {
 		quantizeBlockQ8_K(qb, sums, xb, iscale)
 		d[b] = 1 / iscale
 	}
+}
+
+// maxMagnitudeQ8_K returns the first value of largest magnitude in a
+// Q8_K block, ignoring NaN, or 0 when every value is zero or NaN.
+// quantact_amd64.go replaces it with an AVX-512 kernel where the CPU has
+// one.
+var maxMagnitudeQ8_K = maxMagnitudeQ8_KGo
+
+func maxMagnitudeQ8_KGo(xb *[qkK]float32) float32 {
+	var amax, maxv float32
+	for _, v := range xb {
+		if a := abs32(v); a > amax {
+			amax, maxv = a, v
+		}
+	}
+	return maxv
 }
 
 // quantizeBlockQ8_K sets the quants of one Q8_K block to

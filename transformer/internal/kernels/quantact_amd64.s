@@ -59,3 +59,64 @@ q8Kloop:
 
 	VZEROUPPER
 	RET
+
+// All bits but the sign of a float32.
+DATA q8KAbs<>+0(SB)/4, $0x7fffffff
+GLOBL q8KAbs<>(SB), RODATA|NOPTR, $4
+
+// func maxMagnitudeQ8_KAVX512(x *float32) float32
+//
+// VMAXPS returns its second source when either is NaN, so with the
+// running maximum as the second source a NaN value is passed over, as
+// the Go loop's a > amax passes it over. The result is the first value
+// whose magnitude equals the maximum.
+TEXT ·maxMagnitudeQ8_KAVX512(SB), NOSPLIT, $0-12
+	MOVQ         x+0(FP), SI
+	VPBROADCASTD q8KAbs<>(SB), Z7
+	VPXORD       Z0, Z0, Z0
+	MOVQ         SI, DI
+	MOVQ         $16, CX
+
+q8Kmaxloop:
+	VPANDD (DI), Z7, Z1
+	VMAXPS Z0, Z1, Z0
+	ADDQ   $64, DI
+	DECQ   CX
+	JNZ    q8Kmaxloop
+
+	// The maximum in every element of Z0; no element is NaN.
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VMAXPS        X1, X0, X0
+	VPSHUFD       $0x4e, X0, X1
+	VMAXPS        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VMAXPS        X1, X0, X0
+	VXORPS        X2, X2, X2
+	VUCOMISS      X2, X0
+	JEQ           q8Kmaxzero
+	VBROADCASTSS  X0, Z0
+	MOVQ          $16, CX
+
+q8Kfindloop:
+	VPANDD  (SI), Z7, Z1
+	VCMPPS  $0, Z0, Z1, K1
+	KMOVW   K1, AX
+	TESTL   AX, AX
+	JNZ     q8Kfound
+	ADDQ    $64, SI
+	DECQ    CX
+	JNZ     q8Kfindloop
+
+q8Kmaxzero:
+	VZEROUPPER
+	MOVL $0, ret+8(FP)
+	RET
+
+q8Kfound:
+	BSFL   AX, AX
+	MOVL   (SI)(AX*4), AX
+	MOVL   AX, ret+8(FP)
+	VZEROUPPER
+	RET

@@ -11,8 +11,9 @@ import (
 )
 
 // TestQuantizeQ8_KAVX512MatchesGo compares the AVX-512 Q8_K rounding with
-// the Go loop byte for byte, on blocks of random values over many scales
-// and on blocks with NaN, infinities, zeros and subnormal values.
+// the Go loops byte for byte, on blocks of random values over many scales
+// and on blocks with NaN, infinities, zeros, subnormal values and equal
+// magnitudes.
 func TestQuantizeQ8_KAVX512MatchesGo(t *testing.T) {
 	if !useQuantizeAVX512 {
 		t.Skip("CPU or build lacks AVX512F")
@@ -36,6 +37,19 @@ func TestQuantizeQ8_KAVX512MatchesGo(t *testing.T) {
 			}
 		}
 	}
+
+	// Blocks of zeros, of NaN with zeros, of NaN then values, and of
+	// equal magnitudes of both signs, where the first one sets the sign
+	// of the scale.
+	clear(x[1*qkK : 2*qkK])
+	for i := 2 * qkK; i < 3*qkK; i += 2 {
+		x[i], x[i+1] = float32(math.NaN()), 0
+	}
+	x[3*qkK] = float32(math.NaN())
+	for i := 5 * qkK; i < 6*qkK; i++ {
+		x[i] = float32(5 - 10*(i%2))
+	}
+	x[5*qkK+7] = 3
 
 	var want, got *quantRows
 	saved := useQuantizeAVX512
