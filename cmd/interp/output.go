@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 )
 
 // writeJSON writes v to w as one line of JSON. It writes nothing when v
@@ -92,6 +94,20 @@ func checkOutputPaths(paths map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// checkOutputExtension rejects a non-empty output path whose extension,
+// compared without case, is not one of exts. format says what the command
+// writes there, for the message.
+func checkOutputExtension(flag, path, format string, exts ...string) error {
+	if path == "" || slices.ContainsFunc(exts, func(e string) bool { return strings.EqualFold(filepath.Ext(path), e) }) {
+		return nil
+	}
+	names := strings.Join(exts, ", ")
+	if n := len(exts); n > 1 {
+		names = strings.Join(exts[:n-1], ", ") + " or " + exts[n-1]
+	}
+	return fmt.Errorf("invalid --%s %s: %s; give a name ending in %s", flag, path, format, names)
 }
 
 // jsonError rewrites a JSON decoding error for users: a value of the

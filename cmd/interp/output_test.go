@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -22,6 +23,24 @@ func TestWriteJSONNotFinite(t *testing.T) {
 		}
 		if buf.Len() != 0 {
 			t.Errorf("writeJSON wrote %q before failing, want nothing", buf.String())
+		}
+	}
+}
+
+func TestCheckOutputExtension(t *testing.T) {
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{"", ""},
+		{"out.npz", ""},
+		{"OUT.NPZ", ""},
+		{"out.md", ""},
+		{"out.txt", "invalid --out out.txt: writes npz or md; give a name ending in .npz or .md"},
+		{"out", "invalid --out out: writes npz or md; give a name ending in .npz or .md"},
+	} {
+		err := checkOutputExtension("out", tc.path, "writes npz or md", ".npz", ".md")
+		if got := fmt.Sprint(err); tc.want == "" && err != nil || tc.want != "" && got != tc.want {
+			t.Errorf("checkOutputExtension(%q) = %v, want %q", tc.path, err, tc.want)
 		}
 	}
 }

@@ -223,10 +223,8 @@ func (c *snmfConfig) check() error {
 	}
 	corpusInfo, corpusErr := os.Stat(c.corpus)
 	for _, out := range c.outs {
-		switch strings.ToLower(filepath.Ext(out)) {
-		case ".json", ".md", ".html", ".npz":
-		default:
-			return fmt.Errorf("invalid --out %s: the extension must be .json, .md, .html or .npz", out)
+		if err := checkOutputExtension("out", out, "the extension selects the format", ".json", ".md", ".html", ".npz"); err != nil {
+			return err
 		}
 		if info, err := os.Stat(out); err == nil && corpusErr == nil && os.SameFile(info, corpusInfo) {
 			return fmt.Errorf("invalid --out %s: it is the corpus, which must not be overwritten", out)

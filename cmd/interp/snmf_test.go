@@ -130,7 +130,7 @@ func TestSNMFRejectsBadFlags(t *testing.T) {
 		extra []string
 		want  string
 	}{
-		{"csv output", []string{"--out", "features.csv"}, "extension must be"},
+		{"csv output", []string{"--out", "features.csv"}, "give a name ending in .json, .md, .html or .npz"},
 		{"sparsity above one", []string{"--sparsity", "2"}, "invalid --sparsity"},
 		{"unknown format", []string{"--format", "xml"}, "invalid --format"},
 		{"text field of a text corpus", []string{"--text-field", "body"}, "--text-field applies to JSONL corpora"},

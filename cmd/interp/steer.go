@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -232,8 +231,8 @@ func runSteer(cmd *cobra.Command, a *app, f *steerFlags) error {
 	if err := f.check(cmd); err != nil {
 		return err
 	}
-	if f.save != "" && !strings.EqualFold(filepath.Ext(f.save), ".gguf") {
-		return fmt.Errorf("--save %s: the file is a llama.cpp control vector in GGUF; give a name ending in .gguf", f.save)
+	if err := checkOutputExtension("save", f.save, "the file is a llama.cpp control vector in GGUF", ".gguf"); err != nil {
+		return err
 	}
 	if err := checkOutputPaths(map[string]string{"save": f.save}); err != nil {
 		return err
@@ -408,7 +407,7 @@ func (f *steerFlags) build(cmd *cobra.Command, m *transformer.Model, log *slog.L
 			return nil, fmt.Errorf("every AUSteer unit scores 0 (the positive and negative activations tie everywhere), so there is nothing to steer; check that the examples differ")
 		}
 		if len(units) < f.k {
-			log.Warn("fewer AUSteer units score other than 0 than --k asks for; steering those", "k", f.k, "units", len(units))
+			log.Warn("fewer AUSteer units have a nonzero score than --k requests, so steering only those", "k", f.k, "units", len(units))
 		}
 		return &steering{mask: &interp.UnitMask{Block: f.block, Units: units}, alpha: f.alpha}, nil
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -62,8 +60,8 @@ Examples:
 			if err := checkOutputPaths(map[string]string{"out": out}); err != nil {
 				return err
 			}
-			if !strings.EqualFold(filepath.Ext(out), ".npz") {
-				return fmt.Errorf("--out %s: trace writes a NumPy .npz file; give a name ending in .npz", out)
+			if err := checkOutputExtension("out", out, "trace writes a NumPy .npz file", ".npz"); err != nil {
+				return err
 			}
 			m, release, err := a.openModel()
 			if err != nil {
