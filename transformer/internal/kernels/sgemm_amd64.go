@@ -31,14 +31,14 @@ var useSgemmAVX512 = useSgemmAsm && cpu.X86.HasAVX512F
 // The AVX2 micro-kernel keeps a sgemmMR×sgemmNR tile of dst in twelve YMM
 // registers. A packed sgemmMR-row sliver of x and a packed sgemmNR-column
 // sliver of w (sgemmKC·sgemmNR·4 = 16 KiB) stay in the 32 KiB L1 cache.
-// In the 512 KiB L2 cache of AMD Zen 2 and Zen 3, one worker keeps its
-// packed block of x (sgemmMC×sgemmKC, 144 KiB), its packed block of w
-// (sgemmKC×sgemmNC, 128 KiB) and the block of dst they update (at most
-// 72 KiB).
+// The 512 KiB L2 cache of AMD Zen 2 and Zen 3 keeps one worker's packed
+// blocks of x (sgemmMC×sgemmKC, 144 KiB) and of w (sgemmKC×sgemmNC,
+// 128 KiB). It also keeps the block of dst they update (at most 72 KiB).
 //
 // The AVX-512 micro-kernel keeps a sgemmMR512×sgemmNR tile in sixteen ZMM
-// registers, and its blocks are sized as above: a 16 KiB sliver of w, and
-// 192 KiB of x and 128 KiB of w per worker in the L2 cache.
+// registers. Its blocks are sized by the same rule: a 16 KiB sliver of w
+// in the L1 cache, and a 192 KiB block of x, a 128 KiB block of w and at
+// most 96 KiB of dst per worker within 512 KiB of L2 cache.
 const (
 	sgemmNR = 16
 
@@ -238,15 +238,6 @@ func sgemmInputGradAsm(dx, dy, w []float32, m, n, k int) {
 	sgemmPacked(dx, k, dy, n, w, k, false, m, n, k)
 }
 
-// growFloats returns (*buf)[:n], first reallocating *buf if it is shorter.
-func growFloats(buf *[]float32, n int) []float32 {
-	if cap(*buf) < n {
-		*buf = make([]float32, n)
-	}
-	*buf = (*buf)[:n]
-	return *buf
-}
-
 // sgemmPacked computes dst = a·op(b) for a of shape [m, depth] with rows
 // lda apart and dst of shape [m, cols] with rows ldc apart. With transB,
 // b is [cols, depth] and op(b) = bᵀ (MatMulT's layout), otherwise b is
@@ -322,9 +313,8 @@ func sgemmBlockWidth(t *sgemmTiling, cols, flops int) int {
 	return max(sgemmNR, (width+sgemmNR-1)/sgemmNR*sgemmNR)
 }
 
-// sgemmPackedBuffer is a packed left operand, or a worker's partial sums
-// in saxpyRowsAsm. Its size follows the largest product seen, so it comes
-// from a pool of its own.
+// sgemmPackedBuffer is a packed left operand. Its size follows the
+// largest product seen, so it comes from a pool of its own.
 type sgemmPackedBuffer struct{ data []float32 }
 
 var sgemmPackedPool = sync.Pool{New: func() any { return new(sgemmPackedBuffer) }}
@@ -336,7 +326,7 @@ var sgemmPackedPool = sync.Pool{New: func() any { return new(sgemmPackedBuffer) 
 func sgemmPackedA(t *sgemmTiling, a []float32, lda, m, depth int) *sgemmPackedBuffer {
 	mPadded := (m + t.mr - 1) / t.mr * t.mr
 	packed := sgemmPackedPool.Get().(*sgemmPackedBuffer)
-	growFloats(&packed.data, mPadded*depth)
+	packed.data = grow(packed.data, mPadded*depth)
 	for pc := 0; pc < depth; pc += t.kc {
 		kc := min(t.kc, depth-pc)
 		switch t.mr {
@@ -517,8 +507,8 @@ func packB(dst, b []float32, ldb, jc, nc, pc, kc int) {
 	}
 }
 
-// minFlopsPerWorker keeps goroutine start-up, a few microseconds, small
-// beside the work each extra goroutine takes on.
+// minFlopsPerWorker keeps the cost of handing work to a helper goroutine
+// of the worker pool small beside the work that the helper takes on.
 const minFlopsPerWorker = 1 << 18
 
 // sgemmWorkers returns the number of goroutines for a product of the given

@@ -142,7 +142,8 @@ func (c *saxpyCall) addChunk(worker int) {
 	lo, hi := worker*c.chunkRows, min(n, (worker+1)*c.chunkRows)
 	acc := c.dx
 	if worker > 0 {
-		acc = growFloats(&c.partials[worker], m*k)
+		c.partials[worker] = grow(c.partials[worker], m*k)
+		acc = c.partials[worker]
 		clear(acc)
 	}
 	addRowMultiples(acc, c.dy, c.w, m, n, k, lo, hi)
