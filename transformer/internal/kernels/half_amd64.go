@@ -307,7 +307,7 @@ func transpose16HalfRows(dst []float32, b []uint16, bf16 bool, first, ldb, kc in
 
 // halfWorkers runs items [0, n) on up to GOMAXPROCS goroutines as
 // parallelWorkers does, but on the calling goroutine alone when the work,
-// in flops, is too small to pay for starting others.
+// in flops, is below minFlopsPerWorker.
 func halfWorkers(n, flops int, newWorker func() func(item int)) {
 	if flops < minFlopsPerWorker {
 		process := newWorker()

@@ -156,8 +156,8 @@ func matMulDecoded(dst, x []float32, m int, w *Matrix) {
 // matMulQuantized computes dst = x · wᵀ for quantized w as llama.cpp does:
 // x is rounded once to the activation format, then each worker unpacks two
 // weight rows at a time and takes their dot products with every row of x.
-// Where matMulQuantizedAsm covers w's type (amd64 with AVX2), its assembly
-// kernels read the packed rows instead, with bit-identical results.
+// Where matMulQuantizedAsm covers w's type (amd64 with AVX2 and F16C), its
+// assembly kernels read the packed rows instead, with bit-identical results.
 func matMulQuantized(dst, x []float32, m int, w *Matrix) {
 	n, k := w.Rows, w.Cols
 	if n == 0 {

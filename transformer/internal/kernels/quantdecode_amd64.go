@@ -32,8 +32,8 @@ var quantDecodeCalls = sync.Pool{New: func() any {
 // already one sequential stream of weights. The F16 and F32 decode
 // products walk a block as four runs of rows, in blocks of 512 KiB. Done
 // here, that made GPT-2 small's 768×3072 and 3072×768 Q8_0, Q4_K and Q6_K
-// products 0.5 to 1.0 times as fast (BenchmarkMatMulQuantizedDecode, two
-// busy AMD EPYC Zen 4 cores).
+// products take 1 to 2 times as long (BenchmarkMatMulQuantizedDecode, two
+// busy AMD EPYC Zen 4 cores), so it is not done.
 func quantDecode(dst []float32, w *Matrix, x *quantRow, kernel rowsKernel) {
 	n := w.Rows
 	workers := min(runtime.GOMAXPROCS(0), max(1, 2*n*w.Cols/minFlopsPerWorker))
