@@ -32,11 +32,12 @@ var useQuantRows = true
 var useQuantQuad = true
 
 // useQuantVNNI selects the _VNNI variants of the K-quant multi-row
-// kernels, which need AVX512_VNNI and AVX512VL. cpu.X86.HasAVX512VNNI is
+// kernels, which need AVX512_VNNI and AVX512VL, and FMA for
+// dotQ8_0QuadPairVNNI's float sums. cpu.X86.HasAVX512VNNI is
 // set only where the CPU and the OS support AVX-512. HasAVX512F is checked
 // too, so that GODEBUG=cpu.avx512f=off turns these kernels off with every
 // other AVX-512 path. Tests turn it off to compare the variants.
-var useQuantVNNI = cpu.X86.HasAVX512 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+var useQuantVNNI = cpu.X86.HasAVX512 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI && cpu.X86.HasFMA
 
 // hasAVX512BW reports whether the CPU has AVX512BW, which dotQ4_KQuadVNNI
 // needs besides useQuantVNNI's features.
