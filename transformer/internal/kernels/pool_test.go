@@ -166,6 +166,9 @@ func TestParallelChunksCoversRange(t *testing.T) {
 }
 
 func TestPoolAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("skipping: the race detector's instrumentation allocates on its own")
+	}
 	withProcs(4, func() {
 		var sink atomic.Int64
 		fn := func(i int) { sink.Add(int64(i)) }

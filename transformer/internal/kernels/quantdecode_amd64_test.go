@@ -15,6 +15,9 @@ import (
 // quantized weights allocates nothing once the pools are warm, on the
 // multi-row assembly paths that decoding takes.
 func TestMatMulOneRowAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("skipping: the race detector's instrumentation allocates on its own")
+	}
 	if !useQuantAsm {
 		t.Skip("no assembly dot products on this CPU or build")
 	}

@@ -50,6 +50,9 @@ func TestMatMulTFewRowsIndependent(t *testing.T) {
 // large enough to run on several goroutines. The portable path is left
 // out because gonum's sgemm allocates.
 func TestMatMulAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("skipping: the race detector's instrumentation allocates on its own")
+	}
 	withProcs(4, func() {
 		rng := rand.New(rand.NewPCG(23, 24))
 		const k, n = 256, 1024
