@@ -201,8 +201,11 @@ func roundAway(v float32) int8 {
 
 // quantizeRowQ8_0 sets each 32-value block to q = roundf(x·(1/d)) with
 // d = amax/127 stored as F16, as quantize_row_q8_0_ref does. d receives the
-// F16 scale as float32.
-func quantizeRowQ8_0(qs []int8, d []float32, x []float32) {
+// F16 scale as float32. quantact_amd64.go replaces it with an AVX-512
+// kernel that gives the same bytes where the CPU has one.
+var quantizeRowQ8_0 = quantizeRowQ8_0Go
+
+func quantizeRowQ8_0Go(qs []int8, d []float32, x []float32) {
 	for b := range len(x) / qk8 {
 		xb := (*[qk8]float32)(x[b*qk8:])
 		qb := (*[qk8]int8)(qs[b*qk8:])
