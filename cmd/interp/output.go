@@ -29,10 +29,25 @@ func writeJSON(w io.Writer, v any) error {
 
 // writeFileAtomic writes a file through write and moves it into place only
 // when write succeeds, so path never holds a partial file. The temporary
-// file sits in path's folder, so the final rename does not cross file
-// systems.
+// file sits in the folder of the file it replaces, so the final rename does
+// not cross file systems. A symbolic link at path is followed, so the link
+// stays and its target gets the new content. A path that exists but is not
+// a regular file, such as /dev/stdout or a named pipe, cannot be replaced
+// by a rename and is written directly.
 func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
+	target := path
+	mode := os.FileMode(0o644)
+	if info, statErr := os.Stat(path); statErr == nil {
+		if !info.Mode().IsRegular() {
+			return writeFileDirect(path, write)
+		}
+		if target, err = filepath.EvalSymlinks(path); err != nil {
+			return fmt.Errorf("creating %s: %w", path, err)
+		}
+		mode = info.Mode().Perm()
+	}
+
+	dir, base := filepath.Split(target)
 	if dir == "" {
 		dir = "."
 	}
@@ -61,12 +76,33 @@ func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	// CreateTemp makes the file readable by its owner only, but an output
-	// file gets the usual rw-r--r--.
-	if err := os.Chmod(tmp, 0o644); err != nil {
+	// CreateTemp makes the file readable by its owner only. A new output
+	// file gets the usual rw-r--r--, and a replaced one keeps its mode.
+	if err := os.Chmod(tmp, mode); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := os.Rename(tmp, target); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeFileDirect writes to an existing file that is not a regular file,
+// such as a terminal, /dev/stdout or a named pipe, without truncating it.
+func writeFileDirect(path string, write func(w io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
