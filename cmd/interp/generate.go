@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -116,8 +117,8 @@ func checkSampling(cmd *cobra.Command, g transformer.GenerateOptions) error {
 	switch {
 	case g.MaxTokens < 0:
 		return fmt.Errorf("invalid --max-tokens %d: give 0 or more", g.MaxTokens)
-	case g.Temperature < 0:
-		return fmt.Errorf("invalid --temperature %g: give 0 (greedy) or more", g.Temperature)
+	case !(g.Temperature >= 0) || math.IsInf(g.Temperature, 1):
+		return fmt.Errorf("invalid --temperature %g: give 0 (greedy) or a finite number above it", g.Temperature)
 	case g.TopK < 0:
 		return fmt.Errorf("invalid --top-k %d: give 0 (all tokens) or more", g.TopK)
 	case !(g.TopP > 0 && g.TopP <= 1):

@@ -59,6 +59,19 @@ func TestGenerateRejectsSamplingWhenGreedy(t *testing.T) {
 	mustRun(t, "generate", "--prompt", "Once", "--max-tokens", "2", "--temperature", "0.5", "--seed", "5")
 }
 
+func TestGenerateRejectsNonFiniteTemperature(t *testing.T) {
+	for _, value := range []string{"NaN", "Inf", "-Inf", "-1"} {
+		_, _, err := runCLI(t, "generate", "--prompt", "Once", "--temperature", value)
+		if err == nil {
+			t.Errorf("generate --temperature %s succeeded, want an error", value)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "invalid --temperature") {
+			t.Errorf("generate --temperature %s: error %q, want one naming the flag", value, err)
+		}
+	}
+}
+
 func TestGenerateTextIsContinuationOnly(t *testing.T) {
 	requireFile(t, llamaTiny)
 	var gen generateResult
