@@ -131,6 +131,9 @@ func runSNMF(cmd *cobra.Command, a *app, c *snmfConfig) error {
 	if c.seqLen != 0 && (c.seqLen < 2 || c.seqLen > m.NCtx) {
 		return fmt.Errorf("invalid --seq-len %d: give 2 to %d tokens, the model's context length", c.seqLen, m.NCtx)
 	}
+	if c.snmf.K > m.DMLP {
+		return fmt.Errorf("invalid --k %d: the MLP of block %d has %d neurons, and SNMF finds at most that many features", c.snmf.K, c.layer, m.DMLP)
+	}
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
@@ -217,6 +220,9 @@ func (c *snmfConfig) check() error {
 	}
 	if c.maxTokens < 1 {
 		return fmt.Errorf("invalid --max-tokens %d: want a positive count", c.maxTokens)
+	}
+	if c.snmf.K > c.maxTokens {
+		return fmt.Errorf("invalid --k %d: it is more than --max-tokens %d, the columns of the factored matrix; lower --k or raise --max-tokens", c.snmf.K, c.maxTokens)
 	}
 	if c.report.Contexts < 1 || c.report.ContextTokens < 1 || c.report.Logits < 1 {
 		return errors.New("invalid --contexts, --context-tokens or --top-logits: want positive counts")

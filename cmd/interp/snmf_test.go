@@ -135,7 +135,8 @@ func TestSNMFRejectsBadFlags(t *testing.T) {
 		{"unknown format", []string{"--format", "xml"}, "invalid --format"},
 		{"text field of a text corpus", []string{"--text-field", "body"}, "--text-field applies to JSONL corpora"},
 		{"block past the last", []string{"--layer", "5"}, "invalid --layer 5"},
-		{"k above the tokens", []string{"--k", "61"}, "k = 61"},
+		{"k above max tokens", []string{"--k", "61"}, "invalid --k 61: it is more than --max-tokens 60"},
+		{"k above the tokens", []string{"--k", "200", "--max-tokens", "1000"}, "k = 200"},
 		{"unknown init", []string{"--init", "pca"}, `invalid --init "pca"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,7 +146,14 @@ func TestSNMFRejectsBadFlags(t *testing.T) {
 			}
 		})
 	}
-	_, _, err := runCLI(t, snmfArgs(filepath.Join(t.TempDir(), "missing.txt"))...)
+	// The width check comes before the corpus is read, so a missing corpus
+	// does not hide it.
+	missing := filepath.Join(t.TempDir(), "missing.txt")
+	_, _, err := runCLI(t, append(snmfArgs(missing), "--k", "257", "--max-tokens", "1000")...)
+	if err == nil || !strings.Contains(err.Error(), "invalid --k 257: the MLP of block 1 has 256 neurons") {
+		t.Errorf("k above d_mlp: got error %v, want one naming --k and d_mlp", err)
+	}
+	_, _, err = runCLI(t, snmfArgs(missing)...)
 	if err == nil || !strings.Contains(err.Error(), "opening the corpus") {
 		t.Errorf("missing corpus: got error %v", err)
 	}
