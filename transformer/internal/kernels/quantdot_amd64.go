@@ -472,6 +472,17 @@ func laneInterleave(qs []int8) {
 	}
 }
 
+// interleaveRows applies laneInterleave to the m rows of xq, on several
+// goroutines from minQuantizeParallel quants on, as quantize rounds them.
+func interleaveRows(xq *quantRows, m int) {
+	if len(xq.qs) < minQuantizeParallel {
+		laneInterleave(xq.qs)
+		return
+	}
+	k := xq.k
+	ParallelFor(m, func(i int) { laneInterleave(xq.qs[i*k : (i+1)*k]) })
+}
+
 // matMulQuantizedAsm computes dst = x · wᵀ like matMulQuantized, from the
 // activations xq already rounded to w's activation format, with the
 // assembly dot products. It returns false, computing nothing, when they do
@@ -490,7 +501,7 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 		return false
 	}
 	if xq.format == gguf.TypeQ8_K {
-		laneInterleave(xq.qs)
+		interleaveRows(xq, m)
 	}
 	rows := xq.rowViews(m)
 

@@ -245,3 +245,19 @@ func TestRowsQ8_0WithMinInt8(t *testing.T) {
 		}
 	}
 }
+
+// TestInterleaveRowsManyRows checks that interleaving enough rows to run
+// on several goroutines gives laneInterleave's order of all the quants.
+func TestInterleaveRowsManyRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(43, 44))
+	const k = 2 * qkK
+	m := minQuantizeParallel/k + 3
+	xq := quantizeRows(gguf.TypeQ8_K, randomFloats(rng, m*k), m, k)
+	want := interleaved(xq.qs)
+	interleaveRows(xq, m)
+	for i := range want {
+		if xq.qs[i] != want[i] {
+			t.Fatalf("quant %d (row %d) = %d, want %d", i, i/k, xq.qs[i], want[i])
+		}
+	}
+}
