@@ -97,9 +97,10 @@ method's cost, so the patching cost counts only the patched passes.
 Output: one table per site (as in interp patch), the top-10 sites, and with
 --compare the correlation table. --json prints
   {"method", "clean_value", "corrupt_value", "sites", "top", "cost"},
-"rules" for relp and "steps" for ig, and with --compare also "correlation" (per family), "patching" (the result
-of interp patch --json) and the patching cost. Progress goes to stderr when
-it is a terminal and the work takes more than a couple of seconds.
+"rules" for relp and "steps" for ig, and with --compare also
+"correlation" (per family), "patching" (the result of interp patch
+--json) and the patching cost. Progress goes to stderr when it is a
+terminal and the work takes more than a couple of seconds.
 
 Examples:
   interp attribute
@@ -120,7 +121,7 @@ Examples:
 	flags.IntVar(&f.steps, "steps", defaultIGSteps, "integration `steps` for --method ig")
 	flags.BoolVar(&f.compare, "compare", false, "also run activation patching and report the correlation of the scores with it")
 	flags.StringVar(&f.csvPath, "csv", "", "also write every score to this CSV `file` (site, layer, index, token, value, and patch_effect with --compare)")
-	flags.StringVar(&f.pngPath, "png", "", "also write a heat map per site as a PNG `file`; out.png becomes out.<site>.png, and with --compare out.patching.<site>.png")
+	flags.StringVar(&f.pngPath, "png", "", "also write a heat map per site family as a PNG `file`, except for mlp_post and pattern; out.png becomes out.<site>.png, and with --compare out.patching.<site>.png")
 	return cmd
 }
 
@@ -231,6 +232,9 @@ func (f *attributeFlags) options(cmd *cobra.Command) (interp.AttributeOptions, e
 	}
 	if f.compare && !slices.ContainsFunc(sites, func(s string) bool { return slices.Contains(interp.AllSites, s) }) {
 		return opts, fmt.Errorf("--compare needs at least one of the families that patching sweeps: %s", strings.Join(interp.AllSites, ", "))
+	}
+	if f.pngPath != "" && !slices.ContainsFunc(sites, func(s string) bool { return !slices.Contains(listedSites, s) }) {
+		return opts, fmt.Errorf("--png draws no heat map of %s, whose sites are too many for one: write them with --csv or --json, or add a family such as z", strings.Join(sites, " or "))
 	}
 
 	opts = interp.AttributeOptions{Method: f.method, Sites: sites}

@@ -354,6 +354,7 @@ func TestAttributeErrors(t *testing.T) {
 		{"ioi with task flags", []string{"--dataset", "ioi:2", "--clean", "a"}, []string{"--dataset cannot be combined"}},
 		{"ioi on a byte vocabulary", []string{"--model", shortModel, "--dataset", "ioi:2"}, []string{"--dataset ioi:2", "not GPT-2-like"}},
 		{"missing answer", []string{"--clean", "a b", "--corrupt", "a c", "--wrong", " b"}, []string{"missing the answer"}},
+		{"png of neurons only", []string{"--sites", "mlp_post,pattern", "--png", "map.png"}, []string{"--png draws no heat map of mlp_post or pattern", "--csv"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
