@@ -62,12 +62,14 @@ func TestNumericsFlag(t *testing.T) {
 	for _, args := range [][]string{
 		{"--numerics", "exact"},
 		{"--numerics", "llamacpp", "--float-activations"},
+		{"--numerics", "default", "--float-activations"},
 	} {
 		_, _, err := runCLI(t, append([]string{"logits", "--prompt", "Hi"}, args...)...)
 		if err == nil || !strings.Contains(err.Error(), "--numerics") {
 			t.Errorf("%v: error %v, want one naming --numerics", args, err)
 		}
 	}
+	mustRun(t, "logits", "--prompt", "Hi", "--numerics", "float", "--float-activations")
 }
 
 // TestAttributeNeuronSites checks that attribute scores the

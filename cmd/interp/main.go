@@ -54,6 +54,7 @@ type app struct {
 	// (transformer.Numerics); --float-activations is short for
 	// --numerics float.
 	numerics         string
+	numericsGiven    bool // --numerics is on the command line
 	floatActivations bool
 
 	log *slog.Logger
@@ -90,6 +91,7 @@ Examples:
 				level = slog.LevelDebug
 			}
 			a.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			a.numericsGiven = cmd.Flags().Changed("numerics")
 		},
 	}
 	flags := root.PersistentFlags()

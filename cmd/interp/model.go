@@ -98,7 +98,7 @@ func (a *app) modelNumerics() (transformer.Numerics, error) {
 		}
 	}
 	if a.floatActivations {
-		if n != transformer.NumericsDefault && n != transformer.NumericsFloat {
+		if a.numericsGiven && n != transformer.NumericsFloat {
 			return 0, fmt.Errorf("--float-activations means --numerics float, but --numerics is %s: give one of them", n)
 		}
 		n = transformer.NumericsFloat
