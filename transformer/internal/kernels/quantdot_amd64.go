@@ -462,25 +462,25 @@ var rowKernels = map[gguf.Type]func(k int) rowKernel{
 // that each pair that VPMADDUBSW adds lies in one lane (index mod 8). The
 // Q8_K block sums stay those of consecutive values.
 func laneInterleave(qs []int8) {
-	for c := 0; c+16 <= len(qs); c += 16 {
-		chunk := (*[16]int8)(qs[c:])
-		v := *chunk
-		for e := range 8 {
-			chunk[2*e] = v[e]
-			chunk[2*e+1] = v[e+8]
-		}
+	if len(qs) == 0 {
+		return
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&qs[0])), len(qs))
+	le := binary.LittleEndian
+	for c := 0; c+16 <= len(b); c += 16 {
+		chunk := b[c : c+16]
+		lo, hi := le.Uint64(chunk), le.Uint64(chunk[8:])
+		le.PutUint64(chunk, spreadBytes(uint32(lo))|spreadBytes(uint32(hi))<<8)
+		le.PutUint64(chunk[8:], spreadBytes(uint32(lo>>32))|spreadBytes(uint32(hi>>32))<<8)
 	}
 }
 
-// interleaveRows applies laneInterleave to the m rows of xq, on several
-// goroutines from minQuantizeParallel quants on, as quantize rounds them.
-func interleaveRows(xq *quantRows, m int) {
-	if len(xq.qs) < minQuantizeParallel {
-		laneInterleave(xq.qs)
-		return
-	}
-	k := xq.k
-	ParallelFor(m, func(i int) { laneInterleave(xq.qs[i*k : (i+1)*k]) })
+// spreadBytes returns the four bytes of x in bytes 0, 2, 4 and 6, with
+// zero bytes between them.
+func spreadBytes(x uint32) uint64 {
+	v := uint64(x)
+	v = (v | v<<16) & 0x0000ffff0000ffff
+	return (v | v<<8) & 0x00ff00ff00ff00ff
 }
 
 // matMulQuantizedAsm computes dst = x · wᵀ like matMulQuantized, from the
@@ -501,7 +501,7 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 		return false
 	}
 	if xq.format == gguf.TypeQ8_K {
-		interleaveRows(xq, m)
+		laneInterleave(xq.qs)
 	}
 	rows := xq.rowViews(m)
 

@@ -246,18 +246,25 @@ func TestRowsQ8_0WithMinInt8(t *testing.T) {
 	}
 }
 
-// TestInterleaveRowsManyRows checks that interleaving enough rows to run
-// on several goroutines gives laneInterleave's order of all the quants.
-func TestInterleaveRowsManyRows(t *testing.T) {
+// TestLaneInterleaveOrder checks laneInterleave against its definition
+// on random quants: each 16 quants become 0, 8, 1, 9, …, 7, 15, and a
+// tail of fewer than 16 stays as it is.
+func TestLaneInterleaveOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(43, 44))
-	const k = 2 * qkK
-	m := minQuantizeParallel/k + 3
-	xq := quantizeRows(gguf.TypeQ8_K, randomFloats(rng, m*k), m, k)
-	want := interleaved(xq.qs)
-	interleaveRows(xq, m)
+	qs := make([]int8, 16*37+5)
+	for i := range qs {
+		qs[i] = int8(rng.Uint32())
+	}
+	want := append([]int8(nil), qs...)
+	for c := 0; c+16 <= len(qs); c += 16 {
+		for e := range 8 {
+			want[c+2*e], want[c+2*e+1] = qs[c+e], qs[c+e+8]
+		}
+	}
+	laneInterleave(qs)
 	for i := range want {
-		if xq.qs[i] != want[i] {
-			t.Fatalf("quant %d (row %d) = %d, want %d", i, i/k, xq.qs[i], want[i])
+		if qs[i] != want[i] {
+			t.Fatalf("quant %d = %d, want %d", i, qs[i], want[i])
 		}
 	}
 }
