@@ -67,6 +67,12 @@ type benchConfig struct {
 // invocation times the same prompt.
 const benchSeed = 0x62656e6368 // "bench" in ASCII
 
+// maxBenchThreads bounds --threads. The Go runtime aborts the process when
+// it needs more than 10,000 OS threads (runtime/debug.SetMaxThreads), and
+// every GOMAXPROCS slot that runs at once needs one, so a larger value
+// crashed with "thread exhaustion" instead of an error.
+const maxBenchThreads = 4096
+
 func newBenchCommand(a *app) *cobra.Command {
 	var c benchConfig
 	cmd := &cobra.Command{
@@ -149,6 +155,8 @@ func (c benchConfig) check() error {
 		return fmt.Errorf("invalid --runs %d: it must be at least 1", c.runs)
 	case c.threads < 0:
 		return fmt.Errorf("invalid --threads %d: it must be positive, or 0 to leave GOMAXPROCS as is", c.threads)
+	case c.threads > maxBenchThreads:
+		return fmt.Errorf("invalid --threads %d: it must be at most %d", c.threads, maxBenchThreads)
 	}
 	return nil
 }

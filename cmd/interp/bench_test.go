@@ -80,6 +80,7 @@ func TestBenchErrors(t *testing.T) {
 		{"no generation", []string{"--gen-tokens", "0"}, []string{"invalid --gen-tokens 0"}},
 		{"no runs", []string{"--runs", "0"}, []string{"invalid --runs 0"}},
 		{"negative threads", []string{"--threads", "-1"}, []string{"invalid --threads -1"}},
+		{"too many threads", []string{"--threads", "100000"}, []string{"invalid --threads 100000", "at most 4096"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
