@@ -32,6 +32,9 @@ func (a *app) openModel() (m *transformer.Model, release func(), err error) {
 		}
 		m, err = transformer.Load(path)
 		release = func() { _ = m.Close() }
+		if err != nil && hasNoTensors(path) {
+			return nil, nil, fmt.Errorf("loading model: %s has no tensors, only metadata such as a vocabulary; interp tokenize reads such a file, and the other commands need a model file", a.modelPath)
+		}
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading model: %w", err)
@@ -40,6 +43,17 @@ func (a *app) openModel() (m *transformer.Model, release func(), err error) {
 	a.log.Debug("model loaded", "model", a.modelName(), "arch", m.Arch, "layers", m.NLayers,
 		"d_model", m.DModel, "heads", m.NHeads, "vocab", m.VocabSize, "elapsed", time.Since(start))
 	return m, release, nil
+}
+
+// hasNoTensors reports whether path is a GGUF file without tensors, such
+// as llama.cpp's vocabulary-only ggml-vocab-*.gguf test files.
+func hasNoTensors(path string) bool {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return len(f.Tensors) == 0
 }
 
 // resolveModel returns the GGUF file that --model names: the path itself,

@@ -4,7 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/interp-go/interp/gguf"
 )
 
 func TestTokenizeJSON(t *testing.T) {
@@ -57,5 +60,27 @@ func TestTokenizeVocabularyOnlyFile(t *testing.T) {
 	mustRunJSON(t, &got, "tokenize", "--model", vocab, "Hello world")
 	if want := []int32{1, 15043, 3186}; !slices.Equal(got.IDs, want) {
 		t.Errorf("ids = %v, want %v", got.IDs, want)
+	}
+}
+
+// TestModelCommandsRejectVocabularyOnlyFile checks that commands that run
+// the model name the missing tensors of a GGUF file without any.
+func TestModelCommandsRejectVocabularyOnlyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vocab.gguf")
+	w := gguf.NewWriter()
+	if err := w.Add("general.architecture", "gpt2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"inspect", "--model", path},
+		{"logits", "--model", path, "--prompt", "Hi"},
+	} {
+		_, _, err := runCLI(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "has no tensors") {
+			t.Errorf("%v: error %v, want one saying the file has no tensors", args, err)
+		}
 	}
 }
