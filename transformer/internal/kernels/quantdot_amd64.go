@@ -114,12 +114,15 @@ func dotQ8_0Pair(w *byte, x0, x1 *int8, blocks int, xd0, xd1 *float32, sums *[2]
 func dotQ8_0Quad(w *byte, blocks int, x *int8, xStride int, dxT *float32, sums *[4]float32)
 
 // dotQ8_0QuadPairVNNI computes dotQ8_0Quad for two weight rows at once,
-// the row at w and the row at w+rowBytes, and stores the products of the
-// first in sums[0:4] and those of the second in sums[4:8]. It needs
-// AVX512_VNNI and AVX512VL. No quant in the activation rows may be -128.
+// the row at w and the row at w+rowBytes, and for quads groups of four
+// activation rows, group g at x+4g·xStride with its scales at
+// dxT+4g·blocks. It stores the products of activation row i at
+// dst+i·dstStride bytes, the first weight row's then the second's. It
+// needs AVX512_VNNI and AVX512VL. No quant in the activation rows may be
+// -128.
 //
 //go:noescape
-func dotQ8_0QuadPairVNNI(w *byte, rowBytes, blocks int, x *int8, xStride int, dxT *float32, sums *[8]float32)
+func dotQ8_0QuadPairVNNI(w *byte, rowBytes, blocks int, x *int8, xStride int, dxT *float32, quads int, dst *float32, dstStride int)
 
 // dotQ4_K returns the product of a Q4_K weight row at w with the
 // activation quants x (in laneInterleave order), scales xd and block sums
@@ -395,13 +398,7 @@ func dotQ8_0QuadPairs(dst []float32, n int, raw []byte, rowBytes int, xq *quantR
 	_ = xq.qs[quads*k-1]
 	_ = dxT[quads*blocks-1]
 	_ = dst[(quads-1)*n+1]
-	var sums [8]float32
-	for i := 0; i < quads; i += 4 {
-		dotQ8_0QuadPairVNNI(&raw[0], rowBytes, blocks, &xq.qs[i*k], k, &dxT[i*blocks], &sums)
-		for r := range 4 {
-			dst[(i+r)*n], dst[(i+r)*n+1] = sums[r], sums[4+r]
-		}
-	}
+	dotQ8_0QuadPairVNNI(&raw[0], rowBytes, blocks, &xq.qs[0], k, &dxT[0], quads/4, &dst[0], 4*n)
 	return quads
 }
 
@@ -663,8 +660,8 @@ func (r rowQ4_K) dotPair(x0, x1 *quantRow) (float32, float32) {
 }
 
 // dotQuads stores in dst[i·n] the product of the prepared row with
-// activation row i of xq, four rows per dotQ4_KQuadVNNI call, for i < m
-// rounded down to a multiple of four, and returns that number of rows.
+// activation row i of xq, in one dotQ4_KQuadVNNI call, for i < m rounded
+// down to a multiple of four, and returns that number of rows.
 func (r rowQ4_K) dotQuads(dst []float32, n int, xq *quantRows, m int) int {
 	blocks := len(r.scales) / 4
 	k := blocks * qkK
@@ -676,12 +673,8 @@ func (r rowQ4_K) dotQuads(dst []float32, n int, xq *quantRows, m int) int {
 	_ = xq.d[quads*blocks-1]
 	_ = xq.bsums[quads*blocks*16-1]
 	_ = dst[(quads-1)*n]
-	var sums [4]float32
-	for i := 0; i < quads; i += 4 {
-		dotQ4_KQuadVNNI(&r.raw[0], blocks, &r.scales[0], &r.mins[0], &xq.qs[i*k], k,
-			&xq.d[i*blocks], &xq.bsums[i*blocks*16], &sums)
-		dst[i*n], dst[(i+1)*n], dst[(i+2)*n], dst[(i+3)*n] = sums[0], sums[1], sums[2], sums[3]
-	}
+	dotQ4_KQuadVNNI(&r.raw[0], blocks, &r.scales[0], &r.mins[0], &xq.qs[0], k,
+		&xq.d[0], &xq.bsums[0], quads/4, &dst[0], 4*n)
 	return quads
 }
 
@@ -789,11 +782,12 @@ func dotRowsQ6_KQuad(w *byte, rowBytes, rows, blocks int, x *int8, xStride int, 
 //go:noescape
 func dotRowsQ6_KQuadVNNI(w *byte, rowBytes, rows, blocks int, x *int8, xStride int, xd *float32, offsets *int16, dst *float32, dstStride int)
 
-// dotQ4_KQuadVNNI computes dotQ4_K for four activation rows at once, with
-// each weight value unpacked once for all four, and stores the products
-// in sums. Row i's quants (in laneInterleave order) are at x+i·xStride,
-// its scales at xd+i·blocks and its block sums at bsums+i·16·blocks. It
+// dotQ4_KQuadVNNI computes dotQ4_K for quads groups of four activation
+// rows, with each weight value unpacked once for the four rows of a
+// group, and stores the product with row i at dst+i·dstStride bytes.
+// Row i's quants (in laneInterleave order) are at x+i·xStride, its
+// scales at xd+i·blocks and its block sums at bsums+i·16·blocks. It
 // needs AVX512_VNNI, AVX512VL and AVX512BW.
 //
 //go:noescape
-func dotQ4_KQuadVNNI(w *byte, blocks int, scales *uint32, mins *int16, x *int8, xStride int, xd *float32, bsums *int16, sums *[4]float32)
+func dotQ4_KQuadVNNI(w *byte, blocks int, scales *uint32, mins *int16, x *int8, xStride int, xd *float32, bsums *int16, quads int, dst *float32, dstStride int)

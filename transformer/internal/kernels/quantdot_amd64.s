@@ -2562,8 +2562,18 @@ rq6_Kquaddone:
 	ADD_FOUR_TO(X2) \
 	VMOVSS       X2, dst
 
-// func dotQ4_KQuadVNNI(w *byte, blocks int, scales *uint32, mins *int16, x *int8, xStride int, xd *float32, bsums *int16, sums *[4]float32)
-TEXT ·dotQ4_KQuadVNNI(SB), NOSPLIT, $0-72
+// func dotQ4_KQuadVNNI(w *byte, blocks int, scales *uint32, mins *int16, x *int8, xStride int, xd *float32, bsums *int16, quads int, dst *float32, dstStride int)
+//
+// Each group of four activation rows runs from dq4_Kquadgroup, which
+// loads the pointers from the arguments. The end of the group moves x,
+// xd, bsums and dst on to the next group in the argument slots.
+TEXT ·dotQ4_KQuadVNNI(SB), NOSPLIT, $0-88
+	CMPQ    quads+64(FP), $0
+	JLE     dq4_Kquadend
+	VMOVDQU lowNibble<>(SB), Y15
+	VMOVDQU laneShuffle<>(SB), Y14
+
+dq4_Kquadgroup:
 	MOVQ    w+0(FP), SI
 	MOVQ    blocks+8(FP), CX
 	MOVQ    scales+16(FP), R8
@@ -2579,15 +2589,13 @@ TEXT ·dotQ4_KQuadVNNI(SB), NOSPLIT, $0-72
 	LEAQ    (DI)(BX*2), AX
 	LEAQ    (R9)(R12*2), R10
 	LEAQ    (R11)(R14*2), DX
-	VMOVDQU lowNibble<>(SB), Y15
-	VMOVDQU laneShuffle<>(SB), Y14
 	VPXOR   Y8, Y8, Y8
 	VPXOR   Y9, Y9, Y9
 	VPXOR   Y10, Y10, Y10
 	VPXOR   Y11, Y11, Y11
 	VPXOR   Y12, Y12, Y12
 	TESTQ   CX, CX
-	JZ      dq4_Kquaddone
+	JZ      dq4_Kquadstore
 
 dq4_Kquadloop:
 	VPXORD Y16, Y16, Y16
@@ -2652,13 +2660,34 @@ dq4_Kquadloop:
 	DECQ CX
 	JNZ  dq4_Kquadloop
 
-dq4_Kquaddone:
-	MOVQ sums+64(FP), SI
-	Q4_K_QUAD_STORE(Y8, X8, $0x00, 0(SI))
-	Q4_K_QUAD_STORE(Y9, X9, $0x55, 4(SI))
-	Q4_K_QUAD_STORE(Y10, X10, $0xaa, 8(SI))
-	Q4_K_QUAD_STORE(Y11, X11, $0xff, 12(SI))
+dq4_Kquadstore:
+	MOVQ dst+72(FP), SI
+	MOVQ dstStride+80(FP), DI
+	Q4_K_QUAD_STORE(Y8, X8, $0x00, (SI))
+	ADDQ DI, SI
+	Q4_K_QUAD_STORE(Y9, X9, $0x55, (SI))
+	ADDQ DI, SI
+	Q4_K_QUAD_STORE(Y10, X10, $0xaa, (SI))
+	ADDQ DI, SI
+	Q4_K_QUAD_STORE(Y11, X11, $0xff, (SI))
+	ADDQ DI, SI
+	MOVQ SI, dst+72(FP)
+
+	// The next group: x += 4·xStride, xd += 4·blocks floats and
+	// bsums += 4·16·blocks words.
+	MOVQ xStride+40(FP), AX
+	SHLQ $2, AX
+	ADDQ AX, x+32(FP)
+	MOVQ blocks+8(FP), AX
+	SHLQ $4, AX
+	ADDQ AX, xd+48(FP)
+	SHLQ $3, AX
+	ADDQ AX, bsums+56(FP)
+	DECQ quads+64(FP)
+	JNZ  dq4_Kquadgroup
 	VZEROUPPER
+
+dq4_Kquadend:
 	RET
 
 // dotRowsQ6_KQuadVNNI below is dotRowsQ6_KQuad that keeps each unpacked
@@ -2826,25 +2855,35 @@ rq6_Kvnnidone:
 	VPDPBUSD Y5, Y1, accA \
 	VPDPBUSD Y6, Y3, accB
 
-// func dotQ8_0QuadPairVNNI(w *byte, rowBytes, blocks int, x *int8, xStride int, dxT *float32, sums *[8]float32)
+// func dotQ8_0QuadPairVNNI(w *byte, rowBytes, blocks int, x *int8, xStride int, dxT *float32, quads int, dst *float32, dstStride int)
 //
-// dotQ8_0Quad for two weight rows at once, A at w and B at w+rowBytes:
-// sums[r] is row A's product with activation row r and sums[4+r] row
-// B's. Both rows' float32 steps share each 8-wide instruction, which
-// computes every product and sum as dotQ8_0Quad does. It needs
-// AVX512_VNNI and AVX512VL.
-TEXT ·dotQ8_0QuadPairVNNI(SB), NOSPLIT, $0-56
+// dotQ8_0Quad for two weight rows at once, A at w and B at w+rowBytes,
+// and quads groups of four activation rows, group g at x+4g·xStride:
+// dst[(4g+r)·dstStride/4] is row A's product with activation row 4g+r
+// and the float32 after it row B's. Both rows' float32 steps share each
+// 8-wide instruction, which computes every product and sum as
+// dotQ8_0Quad does. It needs AVX512_VNNI and AVX512VL.
+TEXT ·dotQ8_0QuadPairVNNI(SB), NOSPLIT, $0-72
 	MOVQ   w+0(FP), SI
 	MOVQ   rowBytes+8(FP), R8
-	MOVQ   blocks+16(FP), CX
 	MOVQ   x+24(FP), DI
 	MOVQ   xStride+32(FP), DX
 	MOVQ   dxT+40(FP), R9
-	MOVQ   sums+48(FP), R10
+	MOVQ   quads+48(FP), R12
+	MOVQ   dst+56(FP), R10
+	MOVQ   dstStride+64(FP), R13
+	MOVQ   DI, R14
+	TESTQ  R12, R12
+	JZ     dq8_0quadpairdone
+
+dq8_0quadpairquad:
+	MOVQ   w+0(FP), SI
+	MOVQ   R14, DI
+	MOVQ   blocks+16(FP), CX
 	LEAQ   (DI)(DX*2), R11
 	VXORPS Y15, Y15, Y15
 	TESTQ  CX, CX
-	JZ     dq8_0quadpairdone
+	JZ     dq8_0quadpairstore
 
 dq8_0quadpairloop:
 	VMOVDQU 2(SI), Y0
@@ -2889,7 +2928,24 @@ dq8_0quadpairloop:
 	DECQ           CX
 	JNZ            dq8_0quadpairloop
 
+dq8_0quadpairstore:
+	// Y15 holds [A0 … A3, B0 … B3]; row r gets the pair (Ar, Br).
+	VEXTRACTF128 $1, Y15, X1
+	VUNPCKLPS    X1, X15, X2
+	VUNPCKHPS    X1, X15, X3
+	VMOVLPS      X2, (R10)
+	ADDQ         R13, R10
+	VMOVHPS      X2, (R10)
+	ADDQ         R13, R10
+	VMOVLPS      X3, (R10)
+	ADDQ         R13, R10
+	VMOVHPS      X3, (R10)
+	ADDQ         R13, R10
+
+	LEAQ (R14)(DX*4), R14
+	DECQ R12
+	JNZ  dq8_0quadpairquad
+
 dq8_0quadpairdone:
-	VMOVUPS Y15, (R10)
 	VZEROUPPER
 	RET
