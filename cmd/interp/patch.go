@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -141,6 +142,12 @@ type openedTasks struct {
 func openTasks(cmd *cobra.Command, a *app, f *taskFlags, outputPaths map[string]string) (*openedTasks, error) {
 	if err := checkOutputPaths(outputPaths); err != nil {
 		return nil, err
+	}
+	// A name without an extension gets .png added, as in heatmapPath.
+	if png := outputPaths["png"]; filepath.Ext(png) != "" {
+		if err := checkOutputExtension("png", png, "the heat maps are PNG images", ".png"); err != nil {
+			return nil, err
+		}
 	}
 	specs, source, err := f.specs(cmd)
 	if err != nil {

@@ -236,6 +236,20 @@ func TestPatchPNG(t *testing.T) {
 	}
 }
 
+func TestPatchPNGRejectsOtherExtension(t *testing.T) {
+	dir := t.TempDir()
+	for _, command := range []string{"patch", "attribute"} {
+		_, _, err := runCLI(t, command, "--png", filepath.Join(dir, "map.jpg"), "--sites", "z")
+		if err == nil || !strings.Contains(err.Error(), "give a name ending in .png") {
+			t.Errorf("%s --png map.jpg: error %v, want one asking for .png", command, err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Errorf("folder holds %d files after rejected runs, want none", len(entries))
+	}
+}
+
 func TestHeatmapPath(t *testing.T) {
 	tests := []struct{ path, site, want string }{
 		{"out.png", "resid_pre", "out.resid_pre.png"},
