@@ -435,6 +435,46 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 	}
 }
 
+// TestWriteFileFollowsSymlink checks that writing through a symbolic link
+// replaces the file it points to, keeps the link, and keeps the replaced
+// file's permissions.
+func TestWriteFileFollowsSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target.gguf")
+	if err := os.WriteFile(target, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.gguf")
+	if err := os.Symlink(target, link); err != nil {
+		t.Skipf("skipping: symbolic links are not available: %v", err)
+	}
+	w := NewWriter()
+	if err := w.Add("v", "new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteFile(link); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Lstat(link); err != nil || info.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("%s is no longer a symbolic link (%v)", link, err)
+	}
+	info, err := os.Stat(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("target mode %v, want 0600 kept", info.Mode().Perm())
+	}
+	f, err := Open(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if v, _ := f.String("v"); v != "new" {
+		t.Errorf("target holds v = %q, want new", v)
+	}
+}
+
 func assertDirEmpty(t *testing.T, dir string) {
 	t.Helper()
 	entries, err := os.ReadDir(dir)

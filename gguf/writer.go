@@ -259,14 +259,26 @@ func (w *Writer) newTensorInfo(name string, t Type, dims []uint64) (TensorInfo, 
 // temporary file in the same directory, syncs it to disk, and renames it
 // over path, so readers see either the old file or the whole new one. If
 // writing fails, the temporary file is removed and path is left unchanged.
-// The new file has mode 0644. On systems where directories can be synced,
+// A symbolic link at path is followed, so the file it points to is
+// replaced and the link stays. The new file keeps the permissions of the
+// file it replaces, or gets mode 0644. On systems where directories can be synced,
 // the directory is synced after the rename. If that fails, the error
 // states that path was already replaced.
 func (w *Writer) WriteFile(path string) (err error) {
 	if err := w.checkAlignment(); err != nil {
 		return err
 	}
-	dir, base := filepath.Split(path)
+	target, mode := path, os.FileMode(0o644)
+	if info, statErr := os.Stat(path); statErr == nil {
+		if !info.Mode().IsRegular() {
+			return fmt.Errorf("gguf: %s is not a regular file; give a file path", path)
+		}
+		if target, err = filepath.EvalSymlinks(path); err != nil {
+			return fmt.Errorf("gguf: %w", err)
+		}
+		mode = info.Mode().Perm()
+	}
+	dir, base := filepath.Split(target)
 	if dir == "" {
 		dir = "."
 	}
@@ -288,7 +300,7 @@ func (w *Writer) WriteFile(path string) (err error) {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("gguf: writing %s: %w", tmp.Name(), err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		return fmt.Errorf("gguf: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
@@ -297,7 +309,7 @@ func (w *Writer) WriteFile(path string) (err error) {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("gguf: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := os.Rename(tmp.Name(), target); err != nil {
 		return fmt.Errorf("gguf: %w", err)
 	}
 	if err := syncDir(dir); err != nil {
