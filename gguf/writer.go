@@ -261,9 +261,9 @@ func (w *Writer) newTensorInfo(name string, t Type, dims []uint64) (TensorInfo, 
 // writing fails, the temporary file is removed and path is left unchanged.
 // A symbolic link at path is followed, so the file it points to is
 // replaced and the link stays. The new file keeps the permissions of the
-// file it replaces, or gets mode 0644. On systems where directories can be synced,
-// the directory is synced after the rename. If that fails, the error
-// states that path was already replaced.
+// file it replaces, or gets mode 0644. On systems where directories can
+// be synced, the directory is synced after the rename. If that fails, the
+// error states that path was already replaced.
 func (w *Writer) WriteFile(path string) (err error) {
 	if err := w.checkAlignment(); err != nil {
 		return err
