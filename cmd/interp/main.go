@@ -32,14 +32,21 @@ func main() {
 }
 
 // run executes the command line args and returns the process exit status.
+// errorMessage returns err's text without the "interp: " that errors of
+// package interp start with, at the start or after a wrapping prefix such
+// as a file name, since the command names itself once in front.
+func errorMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "interp: ")
+	return strings.ReplaceAll(msg, ": interp: ", ": ")
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
-		// Errors of package interp carry its name already.
-		fmt.Fprintf(stderr, "interp: %s\n", strings.TrimPrefix(err.Error(), "interp: "))
+		fmt.Fprintf(stderr, "interp: %s\n", errorMessage(err))
 		return 1
 	}
 	return 0

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,6 +112,16 @@ func TestRunExitStatus(t *testing.T) {
 	}
 	if !strings.HasPrefix(stderr.String(), "interp: ") || !strings.Contains(stderr.String(), "no-such-model.gguf not found") {
 		t.Errorf("stderr = %q, want an interp: error naming the missing file", stderr.String())
+	}
+}
+
+func TestErrorMessageNamesInterpOnce(t *testing.T) {
+	err := fmt.Errorf("corpus.jsonl: %w", errors.New("interp: corpus line 2 has no field \"text\""))
+	if got, want := errorMessage(err), `corpus.jsonl: corpus line 2 has no field "text"`; got != want {
+		t.Errorf("errorMessage = %q, want %q", got, want)
+	}
+	if got, want := errorMessage(errors.New("interp: no tokens")), "no tokens"; got != want {
+		t.Errorf("errorMessage = %q, want %q", got, want)
 	}
 }
 
