@@ -117,7 +117,7 @@ Examples:
 				// half of it for the prompt and the rest for decoding.
 				c.promptTokens = max(1, m.NCtx/2)
 				c.genTokens = max(1, m.NCtx-c.promptTokens)
-				a.log.Debug("token counts fitted to the context", "prompt_tokens", c.promptTokens, "gen_tokens", c.genTokens)
+				a.log.Warn("the default token counts exceed the model's context, so the run uses smaller ones", "context", m.NCtx, "prompt_tokens", c.promptTokens, "gen_tokens", c.genTokens)
 			}
 			res, err := a.bench(cmd.ErrOrStderr(), m, c)
 			if err != nil {

@@ -173,3 +173,12 @@ func jsonKind(k reflect.Kind) string {
 	}
 	return "a number"
 }
+
+// plural returns n with noun, adding an s unless n is 1: "1 token",
+// "3 tokens".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

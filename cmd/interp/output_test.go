@@ -120,3 +120,14 @@ func TestWriteFileAtomicKeepsFileOnError(t *testing.T) {
 		t.Errorf("folder has %d entries after a failed write, want only the output file", len(entries))
 	}
 }
+
+func TestPluralNouns(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{0, "0 tokens"}, {1, "1 token"}, {2, "2 tokens"}} {
+		if got := plural(tc.n, "token"); got != tc.want {
+			t.Errorf("plural(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}

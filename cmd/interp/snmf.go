@@ -224,8 +224,13 @@ func (c *snmfConfig) check() error {
 	if c.snmf.K > c.maxTokens {
 		return fmt.Errorf("invalid --k %d: it is more than --max-tokens %d, the columns of the factored matrix; lower --k or raise --max-tokens", c.snmf.K, c.maxTokens)
 	}
-	if c.report.Contexts < 1 || c.report.ContextTokens < 1 || c.report.Logits < 1 {
-		return errors.New("invalid --contexts, --context-tokens or --top-logits: want positive counts")
+	for _, f := range []struct {
+		name  string
+		value int
+	}{{"contexts", c.report.Contexts}, {"context-tokens", c.report.ContextTokens}, {"top-logits", c.report.Logits}} {
+		if f.value < 1 {
+			return fmt.Errorf("invalid --%s %d: want a positive count", f.name, f.value)
+		}
 	}
 	corpusInfo, corpusErr := os.Stat(c.corpus)
 	for _, out := range c.outs {

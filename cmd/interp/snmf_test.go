@@ -133,6 +133,7 @@ func TestSNMFRejectsBadFlags(t *testing.T) {
 		{"csv output", []string{"--out", "features.csv"}, "give a name ending in .json, .md, .html or .npz"},
 		{"sparsity above one", []string{"--sparsity", "2"}, "invalid --sparsity"},
 		{"unknown format", []string{"--format", "xml"}, "invalid --format"},
+		{"negative contexts", []string{"--contexts", "-1"}, "invalid --contexts -1"},
 		{"text field of a text corpus", []string{"--text-field", "body"}, "--text-field applies to JSONL corpora"},
 		{"block past the last", []string{"--layer", "5"}, "invalid --layer 5"},
 		{"k above max tokens", []string{"--k", "61"}, "invalid --k 61: it is more than --max-tokens 60"},

@@ -100,7 +100,7 @@ Examples:
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "wrote %d arrays for %d tokens to %s\n", len(res.Arrays), len(ids), out)
+			fmt.Fprintf(w, "wrote %s for %s to %s\n", plural(len(res.Arrays), "array"), plural(len(ids), "token"), out)
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			for _, arr := range res.Arrays {
 				fmt.Fprintf(tw, "  %s\t%s\n", arr.Name, formatShape(arr.Shape))
