@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -159,23 +160,45 @@ func halfDot4(out *[4]float32, x []float32, w []uint16, ldw int, t gguf.Type) {
 // adjacent rows and 22 GB/s for adjacent rows with software prefetching.
 func halfDotRows(dst, x []float32, m int, w *Matrix) {
 	n, k := w.Rows, w.Cols
-	words := halfWords(w)
 	blockRows := max(64, (halfDotBlockBytes/(2*k)+15)/16*16)
 	blocks := (n + blockRows - 1) / blockRows
-	halfWorkers(blocks, 2*m*k*n, func() func(block int) {
-		return func(block int) {
-			lo := block * blockRows
-			hi := min(n, lo+blockRows)
-			run := (hi - lo) / 4
-			for j := lo; j < lo+run; j++ {
-				halfDotRowGroup(dst, x, m, n, k, words[j*k:], run*k, w.Type, j, run)
-			}
-			// The rows after the four runs one at a time, through ldw = 0.
-			for j := lo + 4*run; j < hi; j++ {
-				halfDotRowGroup(dst, x, m, n, k, words[j*k:], 0, w.Type, j, 0)
-			}
-		}
-	})
+	c := halfDotCalls.Get().(*halfDotCall)
+	c.dst, c.x, c.words = dst, x, halfWords(w)
+	c.m, c.n, c.k, c.blockRows, c.t = m, n, k, blockRows, w.Type
+	parallelFor(sgemmWorkers(2*m*k*n), blocks, c.block)
+	c.dst, c.x, c.words = nil, nil, nil
+	halfDotCalls.Put(c)
+}
+
+// halfDotCall holds the operands of one halfDotRows call for the pool's
+// workers. Its block field is bound to the struct once, when the pool
+// creates it, so that a call allocates nothing.
+type halfDotCall struct {
+	dst, x             []float32
+	words              []uint16
+	m, n, k, blockRows int
+	t                  gguf.Type
+	block              func(block int)
+}
+
+var halfDotCalls = sync.Pool{New: func() any {
+	c := new(halfDotCall)
+	c.block = c.computeBlock
+	return c
+}}
+
+// computeBlock computes the columns of dst of one block of rows of w.
+func (c *halfDotCall) computeBlock(block int) {
+	lo := block * c.blockRows
+	hi := min(c.n, lo+c.blockRows)
+	run := (hi - lo) / 4
+	for j := lo; j < lo+run; j++ {
+		halfDotRowGroup(c.dst, c.x, c.m, c.n, c.k, c.words[j*c.k:], run*c.k, c.t, j, run)
+	}
+	// The rows after the four runs one at a time, through ldw = 0.
+	for j := lo + 4*run; j < hi; j++ {
+		halfDotRowGroup(c.dst, c.x, c.m, c.n, c.k, c.words[j*c.k:], 0, c.t, j, 0)
+	}
 }
 
 // halfDotBlockBytes is about the size of the blocks of weights that
@@ -303,18 +326,4 @@ func transpose16HalfRows(dst []float32, b []uint16, bf16 bool, first, ldb, kc in
 		packBT16F16((packed-done)/8, &b[first+done], ldb, &dst[done*16])
 	}
 	return packed
-}
-
-// halfWorkers runs items [0, n) on up to GOMAXPROCS goroutines as
-// parallelWorkers does, but on the calling goroutine alone when the work,
-// in flops, is below minFlopsPerWorker.
-func halfWorkers(n, flops int, newWorker func() func(item int)) {
-	if flops < minFlopsPerWorker {
-		process := newWorker()
-		for i := range n {
-			process(i)
-		}
-		return
-	}
-	parallelWorkers(n, newWorker)
 }
