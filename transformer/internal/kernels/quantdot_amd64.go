@@ -574,25 +574,31 @@ func matMulQuantizedAsm(dst []float32, xq *quantRows, m int, w *Matrix) bool {
 	return true
 }
 
-// rowQ4_0 is the rowKernel of Q4_0 weights. The assembly reads the block
-// scales itself, so prepare only keeps the row.
-type rowQ4_0 struct {
-	raw    []byte
-	blocks int
+// rowBlocks is the rowKernel of Q4_0 and Q6_K weights, whose assembly
+// reads the block scales itself, so prepare only keeps the row.
+type rowBlocks struct {
+	raw                []byte
+	blocks             int
+	values, blockBytes int // per block
+	dotRow             func(w *byte, x *int8, blocks int, xd *float32) float32
 }
 
 func newRowQ4_0(k int) rowKernel {
-	return &rowQ4_0{blocks: k / qk8}
+	return &rowBlocks{blocks: k / qk8, values: qk8, blockBytes: q4_0Bytes, dotRow: dotQ4_0Row}
 }
 
-func (r *rowQ4_0) prepare(raw []byte) {
-	r.raw = raw[:r.blocks*q4_0Bytes]
+func newRowQ6_K(k int) rowKernel {
+	return &rowBlocks{blocks: k / qkK, values: qkK, blockBytes: q6KBytes, dotRow: dotQ6_K}
 }
 
-func (r *rowQ4_0) dot(x *quantRow) float32 {
-	_ = x.qs[r.blocks*qk8-1]
+func (r *rowBlocks) prepare(raw []byte) {
+	r.raw = raw[:r.blocks*r.blockBytes]
+}
+
+func (r *rowBlocks) dot(x *quantRow) float32 {
+	_ = x.qs[r.blocks*r.values-1]
 	_ = x.d[r.blocks-1]
-	return dotQ4_0Row(&r.raw[0], &x.qs[0], r.blocks, &x.d[0])
+	return r.dotRow(&r.raw[0], &x.qs[0], r.blocks, &x.d[0])
 }
 
 // rowQ8_0 is the rowPairKernel of Q8_0 weights. The assembly reads the block
@@ -742,27 +748,6 @@ func (r *rowKScaleMin) dot(x *quantRow) float32 {
 	_ = x.d[blocks-1]
 	_ = x.bsums[blocks*16-1]
 	return r.dotAsm(&r.raw[0], &x.qs[0], blocks, &r.scales[0], &r.mins[0], &x.d[0], &x.bsums[0])
-}
-
-// rowQ6_K is the rowKernel of Q6_K weights. The assembly reads the scales
-// itself, so prepare only keeps the row.
-type rowQ6_K struct {
-	raw    []byte
-	blocks int
-}
-
-func newRowQ6_K(k int) rowKernel {
-	return &rowQ6_K{blocks: k / qkK}
-}
-
-func (r *rowQ6_K) prepare(raw []byte) {
-	r.raw = raw[:r.blocks*q6KBytes]
-}
-
-func (r *rowQ6_K) dot(x *quantRow) float32 {
-	_ = x.qs[r.blocks*qkK-1]
-	_ = x.d[r.blocks-1]
-	return dotQ6_K(&r.raw[0], &x.qs[0], r.blocks, &x.d[0])
 }
 
 // dotRowsQ6_KQuad stores in dst[i·dstStride/4 + r] the product of Q6_K
