@@ -448,6 +448,7 @@ func TestWriteFileFollowsSymlink(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Skipf("skipping: symbolic links are not available: %v", err)
 	}
+
 	w := NewWriter()
 	if err := w.Add("v", "new"); err != nil {
 		t.Fatal(err)
@@ -455,6 +456,7 @@ func TestWriteFileFollowsSymlink(t *testing.T) {
 	if err := w.WriteFile(link); err != nil {
 		t.Fatal(err)
 	}
+
 	if info, err := os.Lstat(link); err != nil || info.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("%s is no longer a symbolic link (%v)", link, err)
 	}
@@ -465,13 +467,14 @@ func TestWriteFileFollowsSymlink(t *testing.T) {
 	if info.Mode().Perm() != 0o600 {
 		t.Errorf("target mode %v, want 0600 kept", info.Mode().Perm())
 	}
+
 	f, err := Open(target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	if v, _ := f.String("v"); v != "new" {
-		t.Errorf("target holds v = %q, want new", v)
+		t.Errorf("target has v = %q, want new", v)
 	}
 }
 

@@ -16,9 +16,9 @@ var fixtureModels = []string{"gpt2-tiny.gguf", "llama-tiny.gguf", "llama-tiny-q8
 // different orders (the few-row kernels differ from the packed product),
 // which moves a value by about 1e-6. Where activations are rounded to F16
 // or 8 bits before a product, such a difference can flip a rounding and
-// move a logit by 1e-3 (gpt2-tiny's F16 unembedding on the AVX2 kernels:
-// 3e-4), so the comparison would depend on the machine. In float numerics
-// it stays at float32 rounding.
+// move a logit by up to 1e-3 (3e-4 through gpt2-tiny's F16 unembedding on
+// the AVX2 kernels). The comparison would then depend on the machine. In
+// float numerics it stays at float32 rounding.
 func loadFloatModel(t *testing.T, name string) *Model {
 	t.Helper()
 	m := loadModel(t, fixture(t, name))

@@ -26,7 +26,7 @@ type Model struct {
 	points      []hooks.Point // every hook point of this model, in forward order
 	names       []string      // names[i] is points[i].Name()
 
-	numerics Numerics // how products and GELU round, see SetNumerics
+	numerics Numerics // rounding of products and GELU, see SetNumerics
 
 	// decoders holds the blocks of architectures built on decoderBlock,
 	// built once at load so that a forward pass does not build them per

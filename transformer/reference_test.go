@@ -110,10 +110,10 @@ func checkLogits(t *testing.T, m *Model, g *golden, suffix string, tol float64) 
 // Tolerances: the NumPy reference computes in float64 from the same
 // weights with float activations, so the runtime runs with NumericsFloat
 // against it, and float32 rounding is all that separates the two. Against
-// llama.cpp the runtime runs with NumericsLlamaCpp: it rounds activations
-// as llama.cpp does, to F16 before a product with F16 weights (gpt2-tiny's
-// tied output) and to Q8_0 before a Q8_0 product (every product of
-// llama-tiny-q8), and looks GELU up in llama.cpp's f16 table. Without the
+// llama.cpp the runtime runs with NumericsLlamaCpp, which looks GELU up in
+// llama.cpp's f16 table and rounds activations as llama.cpp does. They go
+// to F16 before a product with F16 weights (gpt2-tiny's tied output) and to
+// Q8_0 before a Q8_0 product (every product of llama-tiny-q8). Without the
 // table gpt2-tiny is up to 5.1e-3 from llama.cpp and gemma2-tiny up to
 // 2.5e-3. With it the last positions agree to 1.1e-5, but where a float32
 // difference of one ulp moves a GELU input across an f16 rounding

@@ -133,8 +133,8 @@ func checkOutputPaths(paths map[string]string) error {
 }
 
 // checkOutputExtension rejects a non-empty output path whose extension,
-// compared without case, is not one of exts. format says what the command
-// writes there, for the message.
+// compared without case, is not one of exts. format describes what the
+// command writes there, for the message.
 func checkOutputExtension(flag, path, format string, exts ...string) error {
 	if path == "" || slices.ContainsFunc(exts, func(e string) bool { return strings.EqualFold(filepath.Ext(path), e) }) {
 		return nil

@@ -36,9 +36,9 @@ var useSgemmAVX512 = useSgemmAsm && cpu.X86.HasAVX512F
 // 128 KiB). It also keeps the block of dst they update (at most 72 KiB).
 //
 // The AVX-512 micro-kernel keeps a sgemmMR512×sgemmNR tile in sixteen ZMM
-// registers. Its blocks are sized by the same rule: a 16 KiB sliver of w
-// in the L1 cache, and a 192 KiB block of x, a 128 KiB block of w and at
-// most 96 KiB of dst per worker within 512 KiB of L2 cache.
+// registers. Its blocks are sized by the same rule. A 16 KiB sliver of w
+// stays in the L1 cache. Per worker, a 192 KiB block of x, a 128 KiB block
+// of w and at most 96 KiB of dst fit in 512 KiB of L2 cache.
 const (
 	sgemmNR = 16
 
